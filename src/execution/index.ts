@@ -1,0 +1,7 @@
+export { ExecutionEngine } from "./engine.js";
+export type { ClientFactory, ClientSpec, EngineClient, EngineOptions, StopOptions, StopReport } from "./engine.js";
+export { clientArrivalMs, clientsStartedWithin, IterationSchedule, invertRamp } from "./schedule.js";
+export { globalIndex, ownedIndices, ownsIndex, shareCount } from "./split.js";
+export { credentialsFor, expandTemplate } from "./user-names.js";
+export { hashUnit, mulberry32, WeightedPicker } from "./weighted-pick.js";
+export { ArrivalLoop } from "./arrival-loop.js";
