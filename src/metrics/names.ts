@@ -40,6 +40,8 @@ export const Counter = {
   iterationsDropped: "iterations.dropped",
   sipBytesSent: "sip.bytes_sent",
   sipBytesReceived: "sip.bytes_received",
+  /** Latency samples dropped because they were not finite numbers (a bug upstream; should stay 0). */
+  invalidSamples: "metrics.invalid_samples",
 } as const;
 
 export const failureByStatus = (prefix: string, status: number): string => `${prefix}.status.${status}`;
