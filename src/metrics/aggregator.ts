@@ -69,7 +69,10 @@ export interface AggregatorOptions {
 
 export class Aggregator {
   private readonly live: Set<number>;
-  /** Highest period each worker has reported; workers send in order over one port. */
+  /**
+   * Highest period each worker has reported. Workers send in order over one port, so a snapshot
+   * for period k also says "nothing more for periods before k" (a recorder may skip empty ones).
+   */
   private readonly maxReported = new Map<number, number>();
   private readonly pending = new Map<number, PendingPeriod>();
   private nextPeriod = 0;

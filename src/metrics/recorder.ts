@@ -88,7 +88,13 @@ export class MetricsRecorder implements MetricsSink {
   }
 
   latency(metric: string, latencyUs: number, serviceUs?: number): void {
+    if (this.disposed) return;
     const data = this.current();
+    if (!Number.isFinite(latencyUs) || (serviceUs !== undefined && !Number.isFinite(serviceUs))) {
+      // A NaN latency is a bug upstream; count it visibly instead of throwing inside a client.
+      data.counters.set(Counter.invalidSamples, (data.counters.get(Counter.invalidSamples) ?? 0) + 1);
+      return;
+    }
     this.record(data, metric, latencyUs);
     // Service time always exists, so reports can show both columns for every latency metric.
     this.record(data, serviceTimeName(metric), serviceUs ?? latencyUs);
@@ -190,12 +196,6 @@ export class MetricsRecorder implements MetricsSink {
   }
 
   private record(data: PeriodData, metric: string, valueUs: number): void {
-    if (this.disposed) return;
-    if (!Number.isFinite(valueUs)) {
-      // A NaN latency is a bug upstream; count it visibly instead of throwing inside a client.
-      data.counters.set(Counter.invalidSamples, (data.counters.get(Counter.invalidSamples) ?? 0) + 1);
-      return;
-    }
     let h = data.histograms.get(metric);
     if (!h) {
       h = this.acquire();
