@@ -1,15 +1,18 @@
 /**
  * Threshold expressions of the scenario language: `<stat> <op> <value>` per metric, e.g.
  * `register: ["p99 < 200ms"]`, `register.failures: ["rate == 0", "count < 5"]`.
- * Latency stats (p50, p90, p99, p999, max, mean) apply to latency metrics and take a duration
- * (a bare number is milliseconds); `count` (a whole number) and `rate` (a fraction 0–1 or a
- * percentage, "1%") apply to counters. The compiled ThresholdPlan holds latencies in ms.
+ * Latency stats (p50, p90, p95, p99, p999 or p99.9, min, max, mean or avg, med) apply to latency
+ * metrics and take a duration (a bare number is milliseconds); `count` takes a whole number (a
+ * counter's total, or a latency's number of samples); `rate` (a fraction 0–1 or a percentage,
+ * "1%") is a counter divided by the `.attempts` counter of its family (register.failures /
+ * register.attempts). The compiled ThresholdPlan holds latencies in ms.
  */
 import { Counter, Latency, serviceTimeName } from "../metrics/names.js";
 import { didYouMean } from "./did-you-mean.js";
 import type { ThresholdPlan } from "./plan.js";
 
-const LATENCY_STATS = ["p50", "p90", "p99", "p999", "max", "mean"] as const;
+// The statistics metrics/thresholds.ts evaluates ("count" of a latency is its number of samples).
+const LATENCY_STATS = ["p50", "p90", "p95", "p99", "p999", "p99.9", "min", "max", "mean", "avg", "med", "count"] as const;
 const COUNTER_STATS = ["count", "rate"] as const;
 const OPERATORS = ["<=", ">=", "==", "<", ">"] as const;
 const LATENCY_UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
@@ -39,7 +42,7 @@ export function unknownMetricMessage(metric: string): string {
 export type ThresholdParse = { ok: true; threshold: ThresholdPlan } | { ok: false; message: string };
 
 export function parseThreshold(metric: string, expression: string, kind: MetricKind): ThresholdParse {
-  const match = /^\s*([a-z0-9]+)\s*(<=|>=|==|<|>)\s*(\S+)\s*$/i.exec(expression);
+  const match = /^\s*([a-z][a-z0-9.]*)\s*(<=|>=|==|<|>)\s*(\S+)\s*$/i.exec(expression);
   const example = kind === "latency" ? `"p99 < 200ms"` : `"rate < 0.01" or "count == 0"`;
   if (!match) {
     return {
@@ -56,6 +59,9 @@ export function parseThreshold(metric: string, expression: string, kind: MetricK
     const why = other.includes(stat) ? `'${stat}' does not apply to a ${kind} metric` : `'${stat}' is not a statistic${didYouMean(stat, stats)}`;
     return { ok: false, message: `threshold '${expression}' for ${metric}: ${why} (${kind} statistics: ${stats.join(", ")}; e.g. ${example})` };
   }
+  if (stat === "rate" && attemptsCounterFor(metric) === null) {
+    return { ok: false, message: `threshold '${expression}' for ${metric}: 'rate' needs an '.attempts' counter in the same family, and ${metric} has none; use 'count' instead` };
+  }
   const value = parseValue(stat, rawValue);
   if (value === null) {
     const expected =
@@ -67,6 +73,16 @@ export function parseThreshold(metric: string, expression: string, kind: MetricK
     return { ok: false, message: `threshold '${expression}' for ${metric} has the value '${rawValue}', which is not ${expected}` };
   }
   return { ok: true, threshold: { metric, stat, op, value, expression: expression.trim() } };
+}
+
+/** "register.failures.timeout" → "register.attempts" (what metrics/thresholds.ts divides by). */
+function attemptsCounterFor(metric: string): string | null {
+  const parts = metric.split(".");
+  for (let i = parts.length - 1; i >= 1; i--) {
+    const candidate = `${parts.slice(0, i).join(".")}.attempts`;
+    if (counterNames().includes(candidate)) return candidate;
+  }
+  return null;
 }
 
 function parseValue(stat: string, raw: string): number | null {

@@ -1,0 +1,76 @@
+/**
+ * SIPp-style users files (`--users users.csv`): one `user;password` per line; an optional first
+ * line SEQUENTIAL, RANDOM or USER (SIPp's injection-file modes); `#` comment lines and blank lines
+ * are skipped; fields after the password are ignored so SIPp files with extra columns work.
+ * RANDOM shuffles the users with the run's seed (deterministic); SEQUENTIAL and USER keep the order.
+ */
+import type { UserCredential } from "./run-config.js";
+
+const USER_PART = /^[A-Za-z0-9\-_.!~*'()&=+$,?/]+$/;
+
+export type UsersOrder = "sequential" | "random";
+
+export type UsersFileParse =
+  | { ok: true; order: UsersOrder; users: UserCredential[] }
+  | { ok: false; problems: string[] };
+
+/** Parse the text of a users file; problems are sentences prefixed with `file:line:`. */
+export function parseUsersFile(text: string, fileName: string): UsersFileParse {
+  const problems: string[] = [];
+  const users: UserCredential[] = [];
+  const firstLine = new Map<string, number>();
+  let order: UsersOrder = "sequential";
+  let sawContent = false;
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    const at = `${fileName}:${i + 1}`;
+    if (line === "" || line.startsWith("#")) return;
+    if (!sawContent) {
+      sawContent = true;
+      const mode = /^(SEQUENTIAL|RANDOM|USER)\b(.*)$/i.exec(line);
+      if (mode) {
+        if (mode[2]!.trim() !== "") {
+          problems.push(`${at}: the mode line '${line}' has options cpm-load does not support (such as PRINTF): list every user on its own line`);
+        }
+        order = mode[1]!.toUpperCase() === "RANDOM" ? "random" : "sequential";
+        return;
+      }
+    }
+    const [user = "", password = ""] = line.split(";").map((f) => f.trim());
+    if (user === "" || password === "") {
+      problems.push(`${at}: '${line}' is not 'user;password': write one user and its password per line, separated by ';'`);
+      return;
+    }
+    if (!USER_PART.test(user)) {
+      problems.push(`${at}: user '${user}' has characters not allowed in a SIP user name: use letters, digits and - _ . ! ~ * ' ( ) & = + $ , ? /`);
+      return;
+    }
+    const previous = firstLine.get(user);
+    if (previous !== undefined) {
+      problems.push(`${at}: user '${user}' is listed twice (also line ${previous}): each virtual client needs its own user`);
+      return;
+    }
+    firstLine.set(user, i + 1);
+    users.push({ user, password });
+  });
+  if (problems.length === 0 && users.length === 0) problems.push(`${fileName} lists no users: add one 'user;password' line per client`);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, order, users };
+}
+
+/** Fisher–Yates with a small seeded generator (mulberry32): the same seed gives the same order. */
+export function shuffleUsers(users: readonly UserCredential[], seed: number): UserCredential[] {
+  const out = [...users];
+  let state = seed >>> 0;
+  const random = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
