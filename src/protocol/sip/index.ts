@@ -4,3 +4,4 @@ export * from "./parser.js";
 export * from "./serializer.js";
 export * from "./headers.js";
 export * from "./response.js";
+export * from "./uri.js";
