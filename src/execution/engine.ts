@@ -110,6 +110,7 @@ export class ExecutionEngine {
   private prepared = false;
   private started = false;
   private stopping: Promise<StopReport> | null = null;
+  private stopped = false;
 
   constructor(private readonly opts: EngineOptions) {
     this.schedule = new IterationSchedule(opts.plan.phases);
@@ -176,12 +177,20 @@ export class ExecutionEngine {
     if (!this.picker.isEmpty) this.iterationLoop.start();
   }
 
-  /** Publish the client gauges (called before each period flush). */
-  sampleGauges(): void {
+  /**
+   * The client gauges now (registered clients, clients running an iteration). The worker samples
+   * them as a metrics probe at each period flush, so they land in the period just ended.
+   */
+  gaugeValues(): Record<string, number> {
+    if (this.stopped) return { [Gauge.registeredClients]: 0, [Gauge.activeClients]: 0 };
     let registered = 0;
     for (const slot of this.slots) if (slot.client.isRegistered) registered++;
-    this.opts.metrics.gauge(Gauge.registeredClients, registered);
-    this.opts.metrics.gauge(Gauge.activeClients, this.iterationsInFlight);
+    return { [Gauge.registeredClients]: registered, [Gauge.activeClients]: this.iterationsInFlight };
+  }
+
+  /** Publish the client gauges through the metrics sink. */
+  sampleGauges(): void {
+    for (const [name, value] of Object.entries(this.gaugeValues())) this.opts.metrics.gauge(name, value);
   }
 
   /** Counts for tests and the worker's final report. */
@@ -230,8 +239,8 @@ export class ExecutionEngine {
       Promise.all(this.slots.map((s) => s.client.dispose().catch((err: unknown) => this.warn("dispose", `disposing a client failed: ${describe(err)}`)))),
       options.disposeDeadlineMs ?? 2000,
     );
-    this.opts.metrics.gauge(Gauge.registeredClients, 0);
-    this.opts.metrics.gauge(Gauge.activeClients, 0);
+    this.stopped = true;
+    this.sampleGauges();
     return report;
   }
 

@@ -97,7 +97,7 @@ export async function advance(clock: FakeClock, ms: number, stepMs = 1): Promise
   }
 }
 
-export function plan(overrides: Partial<Plan> & { population?: Partial<Plan["population"]> } = {}): Plan {
+export function plan(overrides: Partial<Omit<Plan, "population">> & { population?: Partial<Plan["population"]> } = {}): Plan {
   const { population, ...rest } = overrides;
   return {
     name: "test",
