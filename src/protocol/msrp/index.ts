@@ -1,0 +1,10 @@
+/** MSRP codec (RFC 4975): message model, framer, serializer, URIs, chunking and reassembly. */
+export * from "./message.js";
+export * from "./byte-range.js";
+export * from "./uri.js";
+export * from "./transaction-id.js";
+export * from "./framer.js";
+export * from "./serializer.js";
+export * from "./response.js";
+export * from "./chunker.js";
+export * from "./reassembler.js";

@@ -1,0 +1,54 @@
+/**
+ * MSRP serializer (RFC 4975 §7.1): start line, To-Path, From-Path, the other headers in their
+ * order, Content-Type last when there is a body section, a blank line, the body, CRLF, end-line.
+ *
+ * It trusts its input (messages are built by our own code): it does not check that the tid's
+ * end-line is absent from the body; `pickTransactionId` in transaction-id.ts does that when the
+ * request is made.
+ */
+import { getMsrpHeader, type MsrpMessage } from "./message.js";
+
+const CRLF = "\r\n";
+
+/**
+ * The wire form as [head, body, tail] so large bodies can go to `socket.write` / writev without
+ * being copied; `body` is the message's own Buffer (empty when there is none).
+ */
+export function serializeMsrpParts(m: MsrpMessage): [head: Buffer, body: Buffer, tail: Buffer] {
+  let head =
+    m.kind === "request"
+      ? `MSRP ${m.tid} ${m.method}${CRLF}`
+      : `MSRP ${m.tid} ${String(m.status).padStart(3, "0")}${m.comment !== undefined ? ` ${m.comment}` : ""}${CRLF}`;
+  const toPath = getMsrpHeader(m, "To-Path");
+  const fromPath = getMsrpHeader(m, "From-Path");
+  if (toPath !== undefined) head += `To-Path: ${toPath}${CRLF}`;
+  if (fromPath !== undefined) head += `From-Path: ${fromPath}${CRLF}`;
+  let contentType: string | undefined;
+  for (const [name, value] of m.headers) {
+    const lower = name.toLowerCase();
+    if (lower === "to-path" || lower === "from-path") continue;
+    if (lower === "content-type") {
+      contentType ??= value;
+      continue;
+    }
+    head += `${name}: ${value}${CRLF}`;
+  }
+  const body = m.kind === "request" ? m.body : Buffer.alloc(0);
+  const hasBodySection = m.kind === "request" && (body.length > 0 || contentType !== undefined);
+  if (hasBodySection) {
+    if (contentType !== undefined) head += `Content-Type: ${contentType}${CRLF}`;
+    head += CRLF;
+  }
+  const flag = m.kind === "request" ? m.flag : "$";
+  const tail = `${hasBodySection ? CRLF : ""}-------${m.tid}${flag}${CRLF}`;
+  return [Buffer.from(head, "utf8"), body, Buffer.from(tail, "latin1")];
+}
+
+export function serializeMsrp(m: MsrpMessage): Buffer {
+  const [head, body, tail] = serializeMsrpParts(m);
+  const out = Buffer.allocUnsafe(head.length + body.length + tail.length);
+  head.copy(out, 0);
+  body.copy(out, head.length);
+  tail.copy(out, head.length + body.length);
+  return out;
+}

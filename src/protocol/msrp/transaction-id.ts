@@ -1,0 +1,54 @@
+/**
+ * Transaction ids. RFC 4975 §7.1 asks for at least 64 bits of randomness, and the framing only
+ * works if the end-line `-------<tid>` does not occur inside the body (§6 / §7.1), so the sender
+ * picks a tid against each chunk body.
+ */
+import { randomFillSync } from "node:crypto";
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/** 16 base-62 characters ≈ 95 bits. */
+const DEFAULT_LENGTH = 16;
+
+// One syscall per 4 KiB of randomness instead of one per tid: tids are made per chunk.
+const pool = Buffer.alloc(4096);
+let poolPos = pool.length;
+
+function randomByte(): number {
+  if (poolPos >= pool.length) {
+    randomFillSync(pool);
+    poolPos = 0;
+  }
+  return pool[poolPos++]!;
+}
+
+/** A random tid of `length` (8-32) base-62 characters. */
+export function randomTransactionId(length = DEFAULT_LENGTH): string {
+  const n = Math.min(32, Math.max(8, Math.floor(length)));
+  let s = "";
+  while (s.length < n) {
+    const b = randomByte();
+    // 248 = 4 × 62: rejecting the top bytes keeps every character equally likely.
+    if (b < 248) s += ALPHABET[b % 62];
+  }
+  return s;
+}
+
+const DASHES = Buffer.from("-------", "latin1");
+
+/** True when `-------<tid>` occurs in `body`, i.e. the body could fake an end-line for this tid. */
+export function transactionIdOccursIn(tid: string, body: Buffer): boolean {
+  if (body.length < DASHES.length + tid.length) return false;
+  return body.indexOf(Buffer.concat([DASHES, Buffer.from(tid, "latin1")])) >= 0;
+}
+
+/**
+ * A random tid whose end-line does not occur in `body`. `next` supplies candidates (tests inject
+ * a sequence); after 64 collisions, which random 95-bit ids never produce, candidates grow to
+ * 32 random characters (190 bits), for which a collision is impossible in practice.
+ */
+export function pickTransactionId(body: Buffer, next: () => string = randomTransactionId): string {
+  let tid = next();
+  for (let i = 0; i < 64 && transactionIdOccursIn(tid, body); i++) tid = next();
+  for (let i = 0; i < 64 && transactionIdOccursIn(tid, body); i++) tid = randomTransactionId(32);
+  return tid;
+}
