@@ -5,3 +5,4 @@ export * from "./serializer.js";
 export * from "./headers.js";
 export * from "./response.js";
 export * from "./uri.js";
+export * from "./digest.js";
