@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { parseDelaySpec } from "../config/durations.js";
 import { UserError } from "../errors.js";
 import type { CpmServerOptions, DigestAlgorithmName, ServerAuthOptions } from "./options.js";
-import { parseUsersFile } from "./users-file.js";
+import { parseUsersFile } from "../config/users-file.js";
 
 export interface ServeFlags {
   host?: string;
@@ -97,5 +97,10 @@ function readUsers(path: string): Array<{ user: string; password: string }> {
         : `--auth users file ${path} cannot be read (${code ?? "error"}): check its permissions.`,
     );
   }
-  return parseUsersFile(text, path);
+  const parsed = parseUsersFile(text, path);
+  if (!parsed.ok) {
+    const more = parsed.problems.length > 1 ? ` (and ${parsed.problems.length - 1} more problems)` : "";
+    throw new UserError(`--auth users file ${parsed.problems[0]}${more}.`);
+  }
+  return parsed.users;
 }

@@ -14,7 +14,7 @@
  */
 import { getHeader, getHeaderLines, getHeaderValues, formatParams, parseNameAddr, parseCSeq, type HeaderParams } from "../../protocol/sip/headers.js";
 import type { HeaderList } from "../../protocol/sip/message.js";
-import { parseSipUri } from "../../protocol/sip/uri.js";
+import { addressOfRecord as canonicalAor, parseSipUri } from "../../protocol/sip/uri.js";
 import type { Clock } from "../../time/clock.js";
 import type { IncomingRequest } from "../core/incoming-request.js";
 import type { BindingStore, ContactBinding, ContactUpdate } from "./binding-store.js";
@@ -31,14 +31,13 @@ export interface AddressOfRecord {
   user: string;
 }
 
-/** RFC 3261 §10.3 step 5: `sip:user@host`, lowercased host, no port or parameters. */
+/** RFC 3261 §10.3 step 5: the To URI as `sip:user@host` (lowercased host, no port or parameters). */
 export function addressOfRecord(toValue: string | undefined): AddressOfRecord | null {
   if (toValue === undefined) return null;
   const to = parseNameAddr(toValue);
   const uri = to === null ? null : parseSipUri(to.uri);
   if (uri === null) return null;
-  const user = uri.user ?? "";
-  return { aor: `${uri.scheme.toLowerCase()}:${user === "" ? "" : `${user}@`}${uri.host.toLowerCase()}`, user };
+  return { aor: canonicalAor(uri), user: uri.user ?? "" };
 }
 
 /** Whole seconds of an Expires value (delta-seconds); null when malformed. */

@@ -1,0 +1,165 @@
+/**
+ * Raw SIP peers for the server tests: real UDP and TCP sockets on 127.0.0.1 that write the exact
+ * bytes a test gives them and parse what comes back with our codec (so the server's wire output,
+ * not an in-memory object, is what tests assert on).
+ */
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { connect, type Socket } from "node:net";
+import { parseSipMessage, SipStreamFramer } from "../../src/protocol/sip/parser.js";
+import type { SipMessage, SipResponse } from "../../src/protocol/sip/message.js";
+
+let counter = 0;
+
+export interface RequestSpec {
+  method?: string;
+  uri?: string;
+  user?: string;
+  domain?: string;
+  transport?: "UDP" | "TCP";
+  /** Local address for Via/Contact. */
+  via?: string;
+  branch?: string;
+  callId?: string;
+  cseq?: number;
+  contacts?: string[];
+  expires?: number | null;
+  headers?: string[];
+  body?: string;
+  maxForwards?: number | null;
+}
+
+/** A REGISTER (or any request) as wire text with CRLF line ends. */
+export function request(spec: RequestSpec = {}): string {
+  const method = spec.method ?? "REGISTER";
+  const user = spec.user ?? "alice";
+  const domain = spec.domain ?? "cpm.test";
+  const via = spec.via ?? "127.0.0.1:5999";
+  const n = ++counter;
+  const lines = [
+    `${method} ${spec.uri ?? `sip:${domain}`} SIP/2.0`,
+    `Via: SIP/2.0/${spec.transport ?? "UDP"} ${via};branch=${spec.branch ?? `z9hG4bK-test-${process.pid}-${n}`}`,
+  ];
+  if (spec.maxForwards !== null) lines.push(`Max-Forwards: ${spec.maxForwards ?? 70}`);
+  lines.push(
+    `From: <sip:${user}@${domain}>;tag=from-${n}`,
+    `To: <sip:${user}@${domain}>`,
+    `Call-ID: ${spec.callId ?? `call-${process.pid}-${n}`}`,
+    `CSeq: ${spec.cseq ?? 1} ${method}`,
+  );
+  for (const c of spec.contacts ?? (method === "REGISTER" ? [`<sip:${user}@${via};transport=${(spec.transport ?? "UDP").toLowerCase()}>`] : [])) {
+    lines.push(`Contact: ${c}`);
+  }
+  if (spec.expires !== null && spec.expires !== undefined) lines.push(`Expires: ${spec.expires}`);
+  lines.push(...(spec.headers ?? []));
+  const body = spec.body ?? "";
+  lines.push(`Content-Length: ${Buffer.byteLength(body)}`, "", body);
+  return lines.join("\r\n");
+}
+
+/** Collects parsed messages and lets tests await the next one. */
+class Inbox {
+  private readonly queue: SipMessage[] = [];
+  private waiters: Array<(m: SipMessage) => void> = [];
+
+  deliver(m: SipMessage): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(m);
+    else this.queue.push(m);
+  }
+
+  /** The next message; rejects after timeoutMs (a missing answer is a test failure, not a hang). */
+  next(timeoutMs = 5000): Promise<SipResponse> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued as SipResponse);
+    return new Promise((resolve, reject) => {
+      const waiter = (m: SipMessage) => {
+        clearTimeout(timer);
+        resolve(m as SipResponse);
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`no SIP message within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+}
+
+export class UdpPeer {
+  readonly inbox = new Inbox();
+  readonly raw: Buffer[] = [];
+  private constructor(private readonly socket: UdpSocket) {
+    socket.on("message", (data) => {
+      this.raw.push(data);
+      const r = parseSipMessage(data);
+      if (r.ok) this.inbox.deliver(r.message);
+    });
+  }
+
+  static open(): Promise<UdpPeer> {
+    return new Promise((resolve) => {
+      const socket = createSocket("udp4");
+      socket.bind(0, "127.0.0.1", () => resolve(new UdpPeer(socket)));
+    });
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.socket.address().port}`;
+  }
+
+  send(text: string | Buffer, port: number): void {
+    this.socket.send(typeof text === "string" ? Buffer.from(text) : text, port, "127.0.0.1");
+  }
+
+  async exchange(text: string, port: number): Promise<SipResponse> {
+    this.send(text, port);
+    return this.inbox.next();
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+export class TcpPeer {
+  readonly inbox = new Inbox();
+  private readonly framer = new SipStreamFramer();
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: Socket) {
+    socket.on("data", (chunk) => {
+      for (const frame of this.framer.push(chunk)) if (frame.ok) this.inbox.deliver(frame.message);
+    });
+    socket.on("error", () => {});
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+  }
+
+  static open(port: number): Promise<TcpPeer> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: "127.0.0.1", port }, () => resolve(new TcpPeer(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.socket.localPort}`;
+  }
+
+  write(data: string | Buffer): Promise<void> {
+    return new Promise((resolve, reject) => this.socket.write(data, (err) => (err ? reject(err) : resolve())));
+  }
+
+  async exchange(text: string): Promise<SipResponse> {
+    await this.write(text);
+    return this.inbox.next();
+  }
+
+  close(): Promise<void> {
+    this.socket.destroy();
+    return this.closed;
+  }
+}
