@@ -9,6 +9,8 @@
  *
  * Results say what to answer: `error` carries the status (400 malformed, 413 too large, after
  * which further chunks of that message keep getting 413); every other result is answered 200.
+ * The last 1024 completed Message-IDs are remembered so a resent chunk is reported as a
+ * `duplicate` instead of delivering the message twice or opening a message that never ends.
  * The common case, a message in one chunk, is returned without copying its body.
  */
 import { type ByteRange, parseByteRange } from "./byte-range.js";
@@ -53,6 +55,8 @@ export type ReassemblyResult =
   | { kind: "progress"; messageId: string; receivedBytes: number; totalBytes?: number }
   | { kind: "complete"; message: ReassembledMessage }
   | { kind: "aborted"; messageId: string; receivedBytes: number }
+  /** A chunk of a message completed recently (a resend): answer 200 and ignore it. */
+  | { kind: "duplicate"; messageId: string }
   | { kind: "error"; status: 400 | 413; messageId?: string; error: ReassemblyError };
 
 interface Pending {
@@ -72,7 +76,8 @@ interface Pending {
 }
 
 export const DEFAULT_MAX_REASSEMBLED_BYTES = 64 * 1024 * 1024;
-const REFUSED_MEMORY = 1024;
+/** How many refused and completed Message-IDs are remembered, each. */
+const ID_MEMORY = 1024;
 
 export class MsrpReassembler {
   private readonly maxMessageBytes: number;
@@ -80,6 +85,8 @@ export class MsrpReassembler {
   private readonly pending = new Map<string, Pending>();
   /** Message-IDs answered 413, oldest first, so later chunks of them get 413 as well. */
   private readonly refused = new Set<string>();
+  /** Message-IDs completed recently, oldest first, so resent chunks do not deliver twice. */
+  private readonly completed = new Set<string>();
 
   constructor(opts: ReassemblerOptions = {}) {
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_REASSEMBLED_BYTES;
@@ -109,6 +116,7 @@ export class MsrpReassembler {
   clear(): void {
     this.pending.clear();
     this.refused.clear();
+    this.completed.clear();
   }
 
   accept(chunk: MsrpRequest): ReassemblyResult {
@@ -122,6 +130,8 @@ export class MsrpReassembler {
       if (chunk.flag === "#") return { kind: "aborted", messageId, receivedBytes: 0 };
       return error(413, messageId, "too-large", "this message was already refused");
     }
+
+    if (this.completed.has(messageId)) return { kind: "duplicate", messageId };
 
     const rangeText = getMsrpHeader(chunk, "Byte-Range");
     // Without Byte-Range the chunk is the whole message, or its first part (RFC 4975 §7.1.1).
@@ -156,6 +166,7 @@ export class MsrpReassembler {
       const message: ReassembledMessage = { messageId, body: chunk.body, chunks: 1, headers: chunk.headers };
       const ct = getMsrpHeader(chunk, "Content-Type");
       if (ct !== undefined) message.contentType = ct;
+      this.remember(this.completed, messageId);
       return { kind: "complete", message };
     }
 
@@ -208,6 +219,7 @@ export class MsrpReassembler {
       const body = state.buffer ?? Buffer.alloc(0);
       const message: ReassembledMessage = { messageId, body, chunks: state.chunks, headers: state.headers };
       if (state.contentType !== undefined) message.contentType = state.contentType;
+      this.remember(this.completed, messageId);
       return { kind: "complete", message };
     }
     return state.total === undefined
@@ -217,9 +229,13 @@ export class MsrpReassembler {
 
   private refuse(messageId: string, text: string, code: ReassemblyErrorCode = "too-large"): ReassemblyResult {
     this.pending.delete(messageId);
-    this.refused.add(messageId);
-    if (this.refused.size > REFUSED_MEMORY) this.refused.delete(this.refused.values().next().value!);
+    this.remember(this.refused, messageId);
     return error(413, messageId, code, text);
+  }
+
+  private remember(set: Set<string>, messageId: string): void {
+    set.add(messageId);
+    if (set.size > ID_MEMORY) set.delete(set.values().next().value!);
   }
 }
 
