@@ -64,7 +64,7 @@ describe("worker runtime", () => {
     const snapshots = posted.filter((m) => m.type === "snapshot").map((m) => (m as Extract<WorkerToCoordinator, { type: "snapshot" }>).snapshot);
     expect(snapshots.map((s) => s.period)).toEqual([0, 1]);
     // Clients 1, 3, 5 come up at 250, 750, 1250 ms: two registered by the end of period 0.
-    expect(clients.log.registers.map((r) => (r.intendedNs - t0) / MS)).toEqual([250, 750, 1250]);
+    expect(clients.log.registers.map((r) => (r.intendedNs! - t0) / MS)).toEqual([250, 750, 1250]);
     expect(snapshots[0]!.gauges[Gauge.registeredClients]).toBe(2);
     expect(snapshots[1]!.gauges[Gauge.registeredClients]).toBe(3);
     expect(snapshots[0]!.gauges[Gauge.eventLoopLagP99]).toBeTypeOf("number");
