@@ -6,7 +6,7 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { connect, type Socket } from "node:net";
 import { parseSipMessage, SipStreamFramer } from "../../src/protocol/sip/parser.js";
-import type { SipMessage, SipResponse } from "../../src/protocol/sip/message.js";
+import type { SipResponse } from "../../src/protocol/sip/message.js";
 
 let counter = 0;
 
@@ -56,25 +56,25 @@ export function request(spec: RequestSpec = {}): string {
   return lines.join("\r\n");
 }
 
-/** Collects parsed messages and lets tests await the next one. */
+/** Collects received messages as raw bytes and lets tests await the next one, parsed or raw. */
 class Inbox {
-  private readonly queue: SipMessage[] = [];
-  private waiters: Array<(m: SipMessage) => void> = [];
+  private readonly queue: Buffer[] = [];
+  private waiters: Array<(m: Buffer) => void> = [];
 
-  deliver(m: SipMessage): void {
+  deliver(m: Buffer): void {
     const waiter = this.waiters.shift();
     if (waiter) waiter(m);
     else this.queue.push(m);
   }
 
-  /** The next message; rejects after timeoutMs (a missing answer is a test failure, not a hang). */
-  next(timeoutMs = 5000): Promise<SipResponse> {
+  /** The next message's bytes; rejects after timeoutMs (a missing answer fails the test, never hangs it). */
+  nextRaw(timeoutMs = 5000): Promise<Buffer> {
     const queued = this.queue.shift();
-    if (queued) return Promise.resolve(queued as SipResponse);
+    if (queued) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
-      const waiter = (m: SipMessage) => {
+      const waiter = (m: Buffer) => {
         clearTimeout(timer);
-        resolve(m as SipResponse);
+        resolve(m);
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
@@ -82,6 +82,14 @@ class Inbox {
       }, timeoutMs);
       this.waiters.push(waiter);
     });
+  }
+
+  /** The next message, which must be a well-formed response. */
+  async next(timeoutMs = 5000): Promise<SipResponse> {
+    const raw = await this.nextRaw(timeoutMs);
+    const r = parseSipMessage(raw);
+    if (!r.ok || r.message.kind !== "response") throw new Error(`not a well-formed response: ${raw.toString()}`);
+    return r.message;
   }
 
   get pending(): number {
@@ -95,8 +103,7 @@ export class UdpPeer {
   private constructor(private readonly socket: UdpSocket) {
     socket.on("message", (data) => {
       this.raw.push(data);
-      const r = parseSipMessage(data);
-      if (r.ok) this.inbox.deliver(r.message);
+      this.inbox.deliver(data);
     });
   }
 
@@ -132,7 +139,7 @@ export class TcpPeer {
 
   private constructor(readonly socket: Socket) {
     socket.on("data", (chunk) => {
-      for (const frame of this.framer.push(chunk)) if (frame.ok) this.inbox.deliver(frame.message);
+      for (const frame of this.framer.push(chunk)) if (frame.bytes) this.inbox.deliver(frame.bytes);
     });
     socket.on("error", () => {});
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));

@@ -37,6 +37,14 @@ export class IncomingRequest {
    * second final response, or one after CANCEL answered the request with 487, is dropped.
    */
   respond(status: number, reason?: string, extraHeaders?: HeaderList, body?: Buffer): void {
-    this.sender.respond(this, status, reason, extraHeaders, body);
+    this.sender.respond(this, status, reason, extraHeaders, body, true);
+  }
+
+  /**
+   * Answer at once, skipping the injected delay: for answers the peer forced (487 after its
+   * CANCEL), which a server gives as soon as it sees the CANCEL however slow the request was.
+   */
+  respondNow(status: number, reason?: string, extraHeaders?: HeaderList, body?: Buffer): void {
+    this.sender.respond(this, status, reason, extraHeaders, body, false);
   }
 }

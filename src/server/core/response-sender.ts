@@ -35,9 +35,16 @@ export class ResponseSender {
     return `${this.tagPrefix}${(this.tagCounter++).toString(36)}`;
   }
 
-  respond(req: IncomingRequest, status: number, reason?: string, extraHeaders?: HeaderList, body?: Buffer): void {
+  respond(
+    req: IncomingRequest,
+    status: number,
+    reason: string | undefined,
+    extraHeaders: HeaderList | undefined,
+    body: Buffer | undefined,
+    applyDelay: boolean,
+  ): void {
     if (!req.isPending) return;
-    const delayMs = status >= 200 && this.delay !== null ? sampleDelayMs(this.delay) : 0;
+    const delayMs = applyDelay && status >= 200 && this.delay !== null ? sampleDelayMs(this.delay) : 0;
     if (delayMs <= 0) {
       this.send(req, status, reason, extraHeaders, body);
       return;
