@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+/**
+ * REGISTER throughput through the embedded server on this machine, and the measurement accuracy
+ * check with an injected 20 ms response delay. Runs the real thing from dist/ (build first):
+ * runLoadTest with the embedded server in its own thread and the default worker count.
+ *
+ * Throughput: for each target rate, a population registers in ~1 s, then re-register iterations
+ * (REGISTER refreshes) run at that rate for `seconds`, shared TCP connections. A rate counts as
+ * sustained when every iteration ran (none dropped, none failed), no REGISTER failed and the
+ * generator was not saturated.
+ *
+ * Usage: node test/bench/register-rate.mjs [--seconds 10] [--rates 2000,4000,6000,8000]
+ * Library use: import { runRegisterRateBench, runDelayAccuracyBench } from "./register-rate.mjs".
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const root = new URL("../../", import.meta.url);
+const dist = (path) => new URL(`dist/${path}`, root).href;
+
+function scenarioYaml({ name, clients, arrivalRate, rampSeconds, steadySeconds, rate }) {
+  return `name: ${name}
+seed: 1
+population:
+  clients: ${clients}
+  rate: ${arrivalRate}
+  users:
+    template: "bench{index:06}"
+    password: "{user}-pw"
+    domain: bench.test
+  register:
+    expires: 3600
+    refresh: 0.5
+    unregisterAtEnd: true
+phases:
+  - name: ramp-up
+    duration: ${rampSeconds}s
+    rate: 0
+  - name: steady
+    duration: ${steadySeconds}s
+    rate: ${rate}
+scenarios:
+  - name: refresh
+    weight: 1
+    steps:
+      - register: {}
+`;
+}
+
+async function runOnce({ name, clients, arrivalRate, rampSeconds, steadySeconds, rate, flags = {} }) {
+  const { resolveRunConfig } = await import(dist("config/resolve.js"));
+  const { runLoadTest } = await import(dist("runner/index.js"));
+  const dir = mkdtempSync(join(tmpdir(), "cpm-load-bench-"));
+  try {
+    const scenarioFile = join(dir, `${name}.yaml`);
+    writeFileSync(scenarioFile, scenarioYaml({ name, clients, arrivalRate, rampSeconds, steadySeconds, rate }));
+    const config = resolveRunConfig({
+      scenarioFile,
+      flags: { connection: "shared", transport: "tcp", live: false, out: join(dir, "results"), ...flags },
+      env: {},
+    });
+    const { summary } = await runLoadTest(config);
+    return { summary, workers: config.workers };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const sumFamily = (counters, prefix) =>
+  Object.entries(counters)
+    .filter(([k]) => k === prefix || k.startsWith(`${prefix}.`))
+    .reduce((a, [, v]) => a + v, 0);
+
+export async function runRegisterRateBench(opts = {}) {
+  const rates = opts.rates ?? [2000, 4000, 6000, 8000];
+  const seconds = opts.seconds ?? 10;
+  const rows = [];
+  for (const rate of rates) {
+    // Enough idle clients for the target rate even at ~250 ms latency; they come up in 1 s.
+    const clients = Math.max(1000, Math.ceil(rate / 4));
+    const { summary, workers } = await runOnce({
+      name: `register-rate-${rate}`,
+      clients,
+      arrivalRate: clients,
+      rampSeconds: 2,
+      steadySeconds: seconds,
+      rate,
+    });
+    const c = summary.counters;
+    const completed = c["iterations.completed"] ?? 0;
+    const scheduled = (c["iterations.started"] ?? 0) + (c["iterations.dropped"] ?? 0);
+    const failures = sumFamily(c, "register.failures") + (c["iterations.failed"] ?? 0);
+    const dropped = c["iterations.dropped"] ?? 0;
+    const reg = summary.latencies.register ?? {};
+    const lagP99Ms = Math.max(0, ...summary.generator.workers.map((w) => w.maxLagP99Us)) / 1000;
+    rows.push({
+      targetRate: rate,
+      clients,
+      workers,
+      achievedRate: Math.round(completed / seconds),
+      scheduled,
+      completed,
+      dropped,
+      failures,
+      registerP50Ms: reg.p50,
+      registerP99Ms: reg.p99,
+      serviceP99Ms: summary.latencies["register.service"]?.p99,
+      generatorLagP99Ms: lagP99Ms,
+      saturated: summary.saturated,
+      sustained: failures === 0 && dropped === 0 && completed === scheduled && !summary.saturated,
+    });
+  }
+  const sustained = rows.filter((r) => r.sustained);
+  const best = sustained.length > 0 ? sustained.reduce((a, b) => (b.achievedRate > a.achievedRate ? b : a)) : null;
+  return { bench: "register-rate", seconds, rows, sustainedRate: best?.achievedRate ?? 0, sustainedP99Ms: best?.registerP99Ms ?? null };
+}
+
+/** Moderate load with 20 ms injected by the server: how far above 20 ms do p50 and p99 read? */
+export async function runDelayAccuracyBench(opts = {}) {
+  const rate = opts.rate ?? 500;
+  const seconds = opts.seconds ?? 10;
+  const { summary } = await runOnce({
+    name: "delay-accuracy",
+    clients: Math.max(200, rate / 2),
+    arrivalRate: Math.max(200, rate / 2),
+    rampSeconds: 2,
+    steadySeconds: seconds,
+    rate,
+    flags: { delay: "20ms" },
+  });
+  const reg = summary.latencies.register ?? {};
+  const svc = summary.latencies["register.service"] ?? {};
+  return {
+    bench: "delay-accuracy",
+    injectedMs: 20,
+    rate,
+    samples: reg.count,
+    registerP50Ms: reg.p50,
+    registerP99Ms: reg.p99,
+    serviceP50Ms: svc.p50,
+    serviceP99Ms: svc.p99,
+    failures: sumFamily(summary.counters, "register.failures"),
+    p50OverMs: reg.p50 - 20,
+    p99OverMs: reg.p99 - 20,
+  };
+}
+
+function argValue(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const seconds = Number(argValue("--seconds", "10"));
+  const rates = argValue("--rates", "2000,4000,6000,8000").split(",").map(Number);
+  const r = await runRegisterRateBench({ seconds, rates });
+  console.log(`REGISTER rate through the embedded server (shared TCP, ${seconds} s per rate):`);
+  for (const row of r.rows) {
+    console.log(
+      `  target ${String(row.targetRate).padStart(6)}/s  achieved ${String(row.achievedRate).padStart(6)}/s  ` +
+        `fail ${row.failures}  drop ${row.dropped}  p50 ${row.registerP50Ms} ms  p99 ${row.registerP99Ms} ms  ` +
+        `lag p99 ${row.generatorLagP99Ms} ms  ${row.sustained ? "sustained" : "NOT sustained"}`,
+    );
+  }
+  const d = await runDelayAccuracyBench({ seconds });
+  console.log(`20 ms injected delay at ${d.rate}/s: register p50 ${d.registerP50Ms} ms, p99 ${d.registerP99Ms} ms`);
+  console.log(JSON.stringify({ rate: r, delay: d }));
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: every benchmark in one run, printed side by side (figures, not assertions).
+ * - SIP parse rate of an INVITE with SDP: our codec vs SIP.js's parser (sip-parse.mjs, if present)
+ * - sustained REGISTER rate through the embedded server on this machine (register-rate.mjs)
+ * - measurement accuracy: register p50/p99 with 20 ms injected by the server at moderate load
+ * Options: --quick (shorter runs), --seconds N, --rates a,b,c
+ */
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+
+const here = (name) => new URL(`./${name}`, import.meta.url);
+const quick = process.argv.includes("--quick");
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const seconds = Number(arg("--seconds", quick ? "4" : "10"));
+const rates = arg("--rates", quick ? "2000,6000" : "2000,4000,6000,8000").split(",").map(Number);
+
+const fmt = (v, digits = 0) =>
+  v === undefined || v === null || Number.isNaN(v) ? "-" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+const rows = [];
+const add = (figure, value, goal = "") => rows.push([figure, value, goal]);
+
+if (existsSync(fileURLToPath(here("sip-parse.mjs")))) {
+  const { runSipParseBench } = await import(here("sip-parse.mjs").href);
+  const p = await runSipParseBench({ ms: quick ? 300 : 1000 });
+  for (const [name, perSec] of Object.entries(p.msgsPerSec)) add(`SIP parse ${p.message}: ${name}`, `${fmt(perSec)} /s`, name === "ours(Buffer)" ? ">= 100,000 /s/core" : "");
+  add("SIP parse: ours vs SIP.js (bare / structured)", `${p.ratioVsSipJs.bare}x / ${p.ratioVsSipJs.structured}x`, ">= 100x");
+} else {
+  add("SIP parse", "skipped (test/bench/sip-parse.mjs missing)");
+}
+
+const { runRegisterRateBench, runDelayAccuracyBench } = await import(here("register-rate.mjs").href);
+const r = await runRegisterRateBench({ rates, seconds });
+for (const row of r.rows) {
+  add(
+    `REGISTER refresh at ${fmt(row.targetRate)} /s (shared TCP, ${row.workers} client worker${row.workers === 1 ? "" : "s"})`,
+    `${fmt(row.achievedRate)} /s, p50 ${fmt(row.registerP50Ms, 2)} ms, p99 ${fmt(row.registerP99Ms, 2)} ms, ` +
+      `fail ${row.failures}, drop ${row.dropped}, lag p99 ${fmt(row.generatorLagP99Ms, 1)} ms${row.sustained ? "" : "  (not sustained)"}`,
+  );
+}
+add("REGISTER rate sustained with 0 failures", `${fmt(r.sustainedRate)} /s (p99 ${fmt(r.sustainedP99Ms, 2)} ms)`, `${availableParallelism()} cores`);
+const d = await runDelayAccuracyBench({ seconds });
+add(
+  `Injected 20 ms delay at ${d.rate} /s: register p50 / p99`,
+  `${fmt(d.registerP50Ms, 2)} / ${fmt(d.registerP99Ms, 2)} ms (service ${fmt(d.serviceP50Ms, 2)} / ${fmt(d.serviceP99Ms, 2)} ms, ${d.failures} failures)`,
+  "20 ms + 1-2 ms",
+);
+
+const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length), ["figure", "measured", "goal"][i].length));
+const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+console.log(`cpm-load benchmarks — node ${process.version}, ${availableParallelism()} cores`);
+console.log(line(["figure", "measured", "goal"]));
+console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+for (const row of rows) console.log(line(row));
