@@ -36,24 +36,26 @@ export function parseTarget(input: string, allowRemote: boolean, label: string):
     host = colon === -1 ? text : text.slice(0, colon);
     portText = colon === -1 ? undefined : text.slice(colon + 1);
   }
-  const example = `e.g. ${label} 127.0.0.1:5060`;
+  const isFlag = label.startsWith("-");
+  const example = `e.g. ${label}${isFlag ? " " : "="}127.0.0.1:5060`;
+  const given = isFlag ? `${label} '${input}'` : `${label}='${input}'`;
   if (host === "" || (isIP(host) === 0 && !HOSTNAME.test(host))) {
-    return { ok: false, message: `${label} '${input}' does not name a host: write host:port, ${example}.` };
+    return { ok: false, message: `${given} does not name a host: write host:port, ${example}.` };
   }
   if (bracketed && isIP(host) !== 6) {
-    return { ok: false, message: `${label} '${input}' has brackets around something that is not an IPv6 address: write host:port, ${example}.` };
+    return { ok: false, message: `${given} has brackets around something that is not an IPv6 address: write host:port, ${example}.` };
   }
   let port = DEFAULT_SIP_PORT;
   if (portText !== undefined) {
     port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
     if (!(port >= 1 && port <= 65535)) {
-      return { ok: false, message: `${label} '${input}' has no valid port: give a port from 1 to 65535, ${example}.` };
+      return { ok: false, message: `${given} has no valid port: give a port from 1 to 65535, ${example}.` };
     }
   }
   if (!allowRemote && !isLoopbackHost(host)) {
     return {
       ok: false,
-      message: `${label} '${input}' is outside the loopback network (127.0.0.0/8, localhost, ::1): pass --allow-remote if you are allowed to load that server.`,
+      message: `${given} is outside the loopback network (127.0.0.0/8, localhost, ::1): pass --allow-remote if you are allowed to load that server.`,
     };
   }
   return { ok: true, host, port };
