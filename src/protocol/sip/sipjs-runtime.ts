@@ -1,0 +1,246 @@
+/**
+ * The SIP.js runtime: the one place where cpm-load adjusts SIP.js (0.21.2, pinned) for load, see
+ * ARCHITECTURE.md "SIP.js seam". Install it before any UserAgent is made; installing again only
+ * updates the options. What it does:
+ *
+ * 1. `Parser.parseMessage` (looked up per message by `UserAgent.onTransportMessage`) is replaced by
+ *    our codec + sipjs-message.ts, which pre-fills the parsed header values so SIP.js never runs
+ *    its peggy grammar on the hot path. A message our transport already parsed is handed over
+ *    without parsing it again (`deliverParsed`). Anything the fast path declines goes to the stock
+ *    parser, so behaviour never differs from stock SIP.js.
+ * 2. Branch ids: SIP.js draws `z9hG4bK` + Math.random()*1e7, which collides at thousands of
+ *    transactions per second (server transactions are matched on the branch alone: lost calls and
+ *    "Invalid state transition from Terminated to Terminated"). `ClientTransaction.makeId` and the
+ *    2xx-ACK path (`InviteClientTransaction.ackResponse`) use a random per-thread prefix + counter.
+ * 3. Timers L and M (each keeps a finished INVITE transaction and its session graph for 32 s) are
+ *    configurable; default RFC 3261 values.
+ * 4. A start-up check: every symbol replaced or used here must still exist with the expected
+ *    shape, else a clear Error names it (a SIP.js upgrade must be a deliberate act).
+ *
+ * Nothing else in SIP.js is patched. Internal members used (not patched) are listed in
+ * `checkSipJs()` too: NonInviteClientTransaction.timerF (end a transaction at our request
+ * timeout) and Registerer.clearTimers/expires.
+ */
+import { randomBytes } from "node:crypto";
+import { Parser } from "sip.js/lib/core/messages/parser.js";
+import { IncomingMessage } from "sip.js/lib/core/messages/incoming-message.js";
+import { Timers } from "sip.js/lib/core/timers.js";
+import { ClientTransaction } from "sip.js/lib/core/transactions/client-transaction.js";
+import { InviteClientTransaction } from "sip.js/lib/core/transactions/invite-client-transaction.js";
+import { NonInviteClientTransaction } from "sip.js/lib/core/transactions/non-invite-client-transaction.js";
+import type { OutgoingRequestMessage } from "sip.js/lib/core/messages/outgoing-request-message.js";
+import type { Logger } from "sip.js/lib/core/log/logger.js";
+import { Grammar } from "sip.js/lib/grammar/grammar.js";
+import { Registerer } from "sip.js/lib/api/registerer.js";
+import { UserAgent } from "sip.js/lib/api/user-agent.js";
+import type { SipMessage } from "./message.js";
+import { parseSipMessage } from "./parser.js";
+import { toSipJsMessage, type ConversionStats, type SipJsIncomingMessage } from "./sipjs-message.js";
+
+export interface SipJsRuntimeOptions {
+  /**
+   * Timers L and M in ms (RFC 3261 17.2.1 / RFC 6026: how long a completed INVITE transaction
+   * absorbs retransmissions). Default 64*T1 = 32 s; 2-5 s keeps memory bounded at thousands of
+   * calls per second over TCP.
+   */
+  timerLMs?: number;
+}
+
+/** What the runtime has done, for tests and diagnostics. */
+export interface SipJsRuntimeStats extends ConversionStats {
+  /** Messages converted by the fast path (handed over or parsed from the string). */
+  fastParsed: number;
+  /** Of those, messages our transport had parsed already (no second parse). */
+  handedOver: number;
+  /** Messages left to SIP.js's own parser (declined by the fast path, or unparseable by our codec). */
+  stockParsed: number;
+  /** Branch ids generated. */
+  branches: number;
+}
+
+export const sipJsRuntimeStats: SipJsRuntimeStats = {
+  fastParsed: 0,
+  handedOver: 0,
+  stockParsed: 0,
+  grammarFallbacks: 0,
+  branches: 0,
+};
+
+type ParseMessage = (data: string, logger: Logger) => SipJsIncomingMessage | undefined;
+
+const RFC_TIMER_LM = 64 * Timers.T1;
+
+let installed = false;
+let stockParseMessage: ParseMessage | undefined;
+
+// -------------------------------------------------------------------------------------------------
+// Start-up check
+
+function fail(symbol: string, what: string): never {
+  throw new Error(
+    `SIP.js runtime: ${symbol} ${what}; cpm-load is built for sip.js 0.21.2 and this installation differs (reinstall the pinned version or update src/protocol/sip/sipjs-runtime.ts).`,
+  );
+}
+
+function requireFunction(holder: unknown, name: string, symbol: string, mustContain?: string): void {
+  const fn = (holder as Record<string, unknown> | undefined)?.[name];
+  if (typeof fn !== "function") fail(symbol, "is missing");
+  // Compared without whitespace: transpiling loaders (tsx) reformat dependency code.
+  const squash = (text: string) => text.replace(/\s+/g, "");
+  if (mustContain !== undefined && !squash(String(fn)).includes(squash(mustContain))) fail(symbol, `no longer contains "${mustContain}"`);
+}
+
+/** Throws naming the first symbol that is not what this module expects. */
+export function checkSipJs(): void {
+  requireFunction(Parser, "parseMessage", "Core.Parser.parseMessage");
+  requireFunction(UserAgent.prototype, "onTransportMessage", "UserAgent.onTransportMessage", "Parser.parseMessage(");
+  requireFunction(IncomingMessage.prototype, "parseHeader", "IncomingMessage.parseHeader", "header.parsed");
+  requireFunction(Grammar, "parse", "Grammar.parse");
+  requireFunction(ClientTransaction, "makeId", "ClientTransaction.makeId", "z9hG4bK");
+  requireFunction(InviteClientTransaction.prototype, "ackResponse", "InviteClientTransaction.ackResponse", "ackRetransmissionCache.set(toTag, ack)");
+  requireFunction(NonInviteClientTransaction.prototype, "timerF", "NonInviteClientTransaction.timerF", "onRequestTimeout");
+  requireFunction(Registerer.prototype, "clearTimers", "Registerer.clearTimers", "registrationTimer");
+  requireFunction(Registerer.prototype, "generateContactHeader", "Registerer.generateContactHeader", "expires");
+  for (const timer of ["T1", "TIMER_L", "TIMER_M"] as const) {
+    if (typeof (Timers as Record<string, unknown>)[timer] !== "number") fail(`Core.Timers.${timer}`, "is missing");
+  }
+  if (!Object.isExtensible(Timers) || Object.isFrozen(Timers)) fail("Core.Timers", "is no longer mutable");
+}
+
+// -------------------------------------------------------------------------------------------------
+// Branch ids
+
+/**
+ * RFC 3261 8.1.1.7: unique over space and time. A random prefix per thread (each worker thread has
+ * its own module state) plus a counter: never repeats within a thread, and two threads or
+ * processes collide only if 64 random bits do.
+ */
+const branchPrefix = `z9hG4bK${randomBytes(8).toString("hex")}.`;
+let branchCounter = 0;
+
+export function nextBranch(): string {
+  sipJsRuntimeStats.branches++;
+  return branchPrefix + (branchCounter++).toString(36);
+}
+
+function makeId(request: OutgoingRequestMessage): string {
+  if (request.method === "CANCEL") {
+    // As stock: a CANCEL reuses the branch of the INVITE it cancels.
+    if (!request.branch) throw new Error("Outgoing CANCEL request without a branch.");
+    return request.branch;
+  }
+  return nextBranch();
+}
+
+/** InviteClientTransaction.ackResponse as in 0.21.2, with a unique branch for the ACK to a 2xx. */
+function ackResponse(this: InviteClientTransaction, ack: OutgoingRequestMessage): void {
+  const self = this as unknown as {
+    ackRetransmissionCache: Map<string, OutgoingRequestMessage>;
+    send(message: string): Promise<void>;
+    logTransportError(error: unknown, message: string): void;
+    transport: { protocol: string };
+  };
+  const toTag = ack.toTag;
+  if (!toTag) throw new Error("To tag undefined.");
+  ack.setViaHeader(nextBranch(), self.transport.protocol);
+  self.ackRetransmissionCache.set(toTag, ack);
+  self.send(ack.toString()).catch((error) => {
+    self.logTransportError(error, "Failed to send ACK to 2xx response.");
+  });
+}
+
+// -------------------------------------------------------------------------------------------------
+// Parser seam
+
+/** The message our transport is delivering right now (set only for the synchronous hand-over). */
+let handOver: { data: string; message: SipMessage } | undefined;
+
+/**
+ * Deliver a message our transport already parsed: `deliver` must synchronously call the SIP.js
+ * transport's `onMessage(data)`; the replaced parseMessage then converts `message` instead of
+ * parsing `data` again.
+ */
+export function deliverParsed(data: string, message: SipMessage, deliver: () => void): void {
+  handOver = { data, message };
+  try {
+    deliver();
+  } finally {
+    handOver = undefined;
+  }
+}
+
+function parseMessage(data: string, logger: Logger): SipJsIncomingMessage | undefined {
+  const pending = handOver;
+  let message: SipMessage | undefined;
+  let handedOver = false;
+  if (pending !== undefined && pending.data === data) {
+    handOver = undefined;
+    message = pending.message;
+    handedOver = true;
+  } else {
+    const parsed = parseSipMessage(data);
+    if (parsed.ok) message = parsed.message;
+  }
+  if (message !== undefined) {
+    const converted = toSipJsMessage(message, data, sipJsRuntimeStats);
+    if (converted !== undefined) {
+      sipJsRuntimeStats.fastParsed++;
+      if (handedOver) sipJsRuntimeStats.handedOver++;
+      return converted;
+    }
+  }
+  sipJsRuntimeStats.stockParsed++;
+  return stockParseMessage!(data, logger);
+}
+
+/** SIP.js's own parseMessage (for the golden tests and as the fallback). */
+export function stockParse(data: string, logger: Logger): SipJsIncomingMessage | undefined {
+  return (stockParseMessage ?? (Parser.parseMessage as ParseMessage))(data, logger);
+}
+
+// -------------------------------------------------------------------------------------------------
+// Install
+
+export function installSipJsRuntime(opts: SipJsRuntimeOptions = {}): void {
+  const timerLMs = opts.timerLMs ?? RFC_TIMER_LM;
+  if (!Number.isFinite(timerLMs) || timerLMs < 0) throw new RangeError(`timerLMs must be a non-negative number of ms, got ${timerLMs}`);
+  if (!installed) {
+    checkSipJs();
+    stockParseMessage = Parser.parseMessage as ParseMessage;
+    (Parser as { parseMessage: ParseMessage }).parseMessage = parseMessage;
+    (ClientTransaction as unknown as { makeId: typeof makeId }).makeId = makeId;
+    (InviteClientTransaction.prototype as unknown as { ackResponse: typeof ackResponse }).ackResponse = ackResponse;
+    installed = true;
+  }
+  const timers = Timers as { TIMER_L: number; TIMER_M: number };
+  timers.TIMER_L = timerLMs;
+  timers.TIMER_M = timerLMs;
+}
+
+export function isSipJsRuntimeInstalled(): boolean {
+  return installed;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Internal members the clients use (checked above, never patched)
+
+/**
+ * End a non-INVITE client transaction now as if Timer F had fired: SIP.js reports a 408 to its
+ * user (e.g. the Registerer becomes unregistered and can register again). False when the
+ * transaction is not a pending non-INVITE one.
+ */
+export function expireNonInviteTransaction(transaction: unknown): boolean {
+  if (!(transaction instanceof NonInviteClientTransaction)) return false;
+  (transaction as unknown as { timerF(): void }).timerF();
+  return true;
+}
+
+/** Stop a Registerer's refresh and expiry timers without sending anything (hard shutdown). */
+export function clearRegistererTimers(registerer: Registerer): void {
+  (registerer as unknown as { clearTimers(): void }).clearTimers();
+}
+
+/** Change the expires a Registerer asks for in its next REGISTER. */
+export function setRegistererExpires(registerer: Registerer, expires: number): void {
+  (registerer as unknown as { expires: number }).expires = expires;
+}
