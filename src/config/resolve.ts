@@ -10,7 +10,7 @@ import { ExitCode, UserError } from "../errors.js";
 import { loadScenarioFile, ScenarioError, formatProblem } from "../scenario/index.js";
 import type { PhasePlan, Plan } from "../scenario/plan.js";
 import { didYouMean, suggest } from "../scenario/did-you-mean.js";
-import { passwordDependsOnlyOnUser, userTemplateIsPerClient } from "../scenario/templates.js";
+import { userTemplateIsPerClient } from "../scenario/templates.js";
 import { parseDelaySpec, parseDurationMs } from "./durations.js";
 import type { ConnectionModel, RunConfig, SipTransportName, TargetConfig, UserCredential } from "./run-config.js";
 import { OTHER_ENV_VARIABLES, RUN_DEFAULTS, RUN_OPTIONS, type RunFlags, type RunOptionName } from "./run-options.js";
@@ -181,11 +181,6 @@ export function resolveRunConfig(input: ResolveInput): RunConfig {
       if (finalClients > 1 && !userTemplateIsPerClient(plan.population.userTemplate)) {
         problems.push(
           `The user template '${plan.population.userTemplate}' gives all ${finalClients} clients the same name: add {index} or {n} to population.users.template, or pass --users.`,
-        );
-      }
-      if (auth && !passwordDependsOnlyOnUser(plan.population.passwordTemplate)) {
-        problems.push(
-          `--auth needs passwords the server can derive from the user name, but the password template '${plan.population.passwordTemplate}' uses {index} or {n}: use {user} only, or pass --users.`,
         );
       }
     }

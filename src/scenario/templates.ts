@@ -46,11 +46,3 @@ export function checkTemplate(template: string, kind: TemplateKind): string[] {
 export function userTemplateIsPerClient(template: string): boolean {
   return /\{(index|n)(:\d+)?\}/.test(template);
 }
-
-/** True when the password template depends on nothing but the user name (`{user}` only). */
-export function passwordDependsOnlyOnUser(template: string): boolean {
-  for (const match of template.matchAll(TOKEN)) {
-    if (!/^user(:\d+)?$/.test(match[1]!)) return false;
-  }
-  return true;
-}

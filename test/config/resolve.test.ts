@@ -191,13 +191,13 @@ describe("every problem at once, each a sentence with the fix", () => {
     ]);
   });
 
-  it("--auth needs passwords the embedded server can derive from the user name", () => {
+  it("--auth with a password template using {index} is fine (the runner hands the server the expanded users)", () => {
     const dir = tempDir();
     const file = join(dir, "idx.yaml");
     writeFileSync(file, 'population:\n  clients: 2\n  users: {password: "pw{index}"}\nduration: 5s\n');
-    expect(problemsOf(() => resolveRunConfig({ scenarioFile: file, flags: { auth: true }, env: {}, now }))).toEqual([
-      "--auth needs passwords the server can derive from the user name, but the password template 'pw{index}' uses {index} or {n}: use {user} only, or pass --users.",
-    ]);
+    const config = resolveRunConfig({ scenarioFile: file, flags: { auth: true }, env: {}, now });
+    expect(config.embedded.auth).toBe(true);
+    expect(config.plan.population.passwordTemplate).toBe("pw{index}");
   });
 });
 

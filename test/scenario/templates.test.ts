@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { expandTemplate } from "../../src/execution/user-names.js";
-import { checkTemplate, passwordDependsOnlyOnUser, userTemplateIsPerClient } from "../../src/scenario/templates.js";
+import { checkTemplate, userTemplateIsPerClient } from "../../src/scenario/templates.js";
 
 describe("user and password templates", () => {
   it("accepts the documented placeholders", () => {
@@ -25,12 +25,9 @@ describe("user and password templates", () => {
     expect(checkTemplate("line\nbreak", "password")).toEqual(["contains a line break: use a single-line password"]);
   });
 
-  it("knows which templates vary per client and which passwords derive from the user alone", () => {
+  it("knows which user templates vary per client", () => {
     expect(userTemplateIsPerClient("user{index:06}")).toBe(true);
     expect(userTemplateIsPerClient("alice")).toBe(false);
-    expect(passwordDependsOnlyOnUser("{user}-secret")).toBe(true);
-    expect(passwordDependsOnlyOnUser("secret")).toBe(true);
-    expect(passwordDependsOnlyOnUser("{user}{index}")).toBe(false);
   });
 
   it("every template the check accepts expands (execution/user-names.ts) to a brace-free, valid user part", () => {
