@@ -121,7 +121,8 @@ function schemaProblem(error: ErrorObject, locate: YamlLocator): { pos: Position
       const key = String((error.params as { additionalProperty: string }).additionalProperty);
       const allowed = Object.keys((parent.properties as Record<string, unknown> | undefined) ?? {}).filter((k) => k !== "$schema");
       const place = segments.length === 0 ? " at the top level" : ` in ${where}`;
-      const hint = didYouMean(key, allowed) || (allowed.length > 0 ? ` (allowed: ${allowed.join(", ")})` : " (it takes no keys)");
+      const extension = segments.length === 0 ? ", or x-<name> for your own anchors" : "";
+      const hint = didYouMean(key, allowed) || (allowed.length > 0 ? ` (allowed: ${allowed.join(", ")}${extension})` : " (it takes no keys)");
       return { pos: locate.keyPosition([...segments, key]), message: `unknown key '${key}'${place}${hint}` };
     }
     case "required": {

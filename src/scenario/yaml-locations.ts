@@ -38,56 +38,41 @@ export class YamlLocator {
     return this.lines.linePos(offset);
   }
 
-  /** The node at the path, or the deepest existing ancestor (e.g. for a missing key). */
-  node(segments: readonly string[]): Node | null {
-    let node = this.resolve(this.doc.contents as Node | null);
-    for (const segment of segments) {
-      const next = this.child(node, segment);
-      if (next === undefined) break;
-      node = next;
-    }
-    return node;
-  }
-
-  /** Where the key of the map entry at `segments` (last one the key) starts. */
+  /** Where the key of the map entry at `segments` (the last segment is the key) starts. */
   keyPosition(segments: readonly string[]): Position {
-    const parent = this.node(segments.slice(0, -1));
-    const key = segments[segments.length - 1];
-    if (isMap(parent)) {
-      const pair = parent.items.find((p) => isPair(p) && scalarKey(p.key) === key);
-      const keyNode = pair?.key as Node | undefined;
-      if (keyNode?.range) return this.position(keyNode.range[0]);
-    }
-    return this.valuePosition(segments.slice(0, -1));
+    return this.keyOf(segments) ?? this.valuePosition(segments.slice(0, -1));
   }
 
   /**
-   * Where the value at `segments` starts. For a missing value, the key that should hold it (a
-   * missing `population.clients` points at `population:`), else the document start.
+   * Where the value at `segments` starts. For a missing value, the key that should hold it, else
+   * the nearest existing ancestor (a missing `population.clients` points at `population:`).
    */
   valuePosition(segments: readonly string[]): Position {
-    const exact = this.exactNode(segments);
+    const exact = this.nodeAt(segments);
     if (exact?.range) return this.position(exact.range[0]);
-    if (segments.length > 0) {
-      const keyPos = this.keyOf(segments);
-      if (keyPos) return keyPos;
+    const key = segments.length > 0 ? this.keyOf(segments) : null;
+    if (key) return key;
+    for (let n = segments.length - 1; n >= 0; n--) {
+      const ancestor = this.nodeAt(segments.slice(0, n));
+      if (ancestor?.range) return this.entryPosition(segments.slice(0, n));
     }
-    const nearest = this.node(segments);
-    return nearest?.range ? this.position(nearest.range[0]) : { line: 1, col: 1 };
+    return { line: 1, col: 1 };
   }
 
-  /** Position of the value for a map entry, pointing at the entry's key when the value is a map/list. */
+  /** Like valuePosition, but a mapping or list held by a key is pointed at by its key. */
   entryPosition(segments: readonly string[]): Position {
-    const node = this.exactNode(segments);
-    if ((isMap(node) || isSeq(node)) && segments.length > 0 && !/^\d+$/.test(segments[segments.length - 1]!)) {
-      const keyPos = this.keyOf(segments);
-      if (keyPos) return keyPos;
+    const node = this.nodeAt(segments);
+    const last = segments[segments.length - 1];
+    if ((isMap(node) || isSeq(node)) && last !== undefined && !/^\d+$/.test(last)) {
+      const key = this.keyOf(segments);
+      if (key) return key;
     }
-    return this.valuePosition(segments);
+    if (node?.range) return this.position(node.range[0]);
+    return segments.length === 0 ? { line: 1, col: 1 } : this.valuePosition(segments);
   }
 
   private keyOf(segments: readonly string[]): Position | null {
-    const parent = this.exactNode(segments.slice(0, -1));
+    const parent = this.nodeAt(segments.slice(0, -1));
     const key = segments[segments.length - 1];
     if (!isMap(parent)) return null;
     const pair = parent.items.find((p) => isPair(p) && scalarKey(p.key) === key);
@@ -95,7 +80,8 @@ export class YamlLocator {
     return keyNode?.range ? this.position(keyNode.range[0]) : null;
   }
 
-  private exactNode(segments: readonly string[]): Node | null {
+  /** The node at the path, or null when some segment does not exist. */
+  private nodeAt(segments: readonly string[]): Node | null {
     let node = this.resolve(this.doc.contents as Node | null);
     for (const segment of segments) {
       const next = this.child(node, segment);
@@ -118,13 +104,12 @@ export class YamlLocator {
   }
 
   private resolve(node: Node | null): Node | null {
-    // Aliases (*anchor) point at the anchored node: report the anchor's position, where the value is written.
+    // An alias (*name) stands for the anchored node: report where the value is actually written.
     if (isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? node;
     return node;
   }
 }
 
 function scalarKey(key: unknown): string | undefined {
-  if (isScalar(key)) return String(key.value);
-  return undefined;
+  return isScalar(key) ? String(key.value) : undefined;
 }

@@ -112,6 +112,23 @@ scenarios:
     expect(plan.scenarios[1]!.steps).toEqual([{ kind: "pause", durationMs: 250 }]);
   });
 
+  it("x- keys hold YAML anchors that aliases reuse; a problem inside an anchor is reported where it is written", () => {
+    const plan = compileScenario(
+      `x-steps: &steps [register, {pause: 1s}, unregister]
+population: {clients: 2}
+duration: 5s
+scenarios:
+  - {name: a, steps: *steps}
+  - {name: b, steps: *steps}
+`,
+      "anchors.yaml",
+    );
+    expect(plan.scenarios[1]!.steps).toEqual([{ kind: "register" }, { kind: "pause", durationMs: 1000 }, { kind: "unregister" }]);
+    expect(problems("x-steps: &steps [register, {pause: 1}]\npopulation: {clients: 2}\nduration: 5s\nscenarios:\n  - {name: a, steps: *steps}\n")).toEqual([
+      'x.yaml:1:36: scenarios[0].steps[1].pause must be a duration with a unit (us, ms, s, m or h), e.g. "500ms", "20s" or "2m" (got 1)',
+    ]);
+  });
+
   it("thresholds compile to ms for latencies, fractions for rates, whole numbers for counts", () => {
     const plan = compileScenario(
       `${minimal}thresholds:
@@ -162,7 +179,7 @@ describe("every problem names file:line:col", () => {
       "x.yaml:3:3: unknown key 'clinets' in population — did you mean 'clients'?",
     ]);
     expect(problems(`${minimal}colour: blue\n`)).toEqual([
-      expect.stringMatching(/^x\.yaml:4:1: unknown key 'colour' at the top level \(allowed: name, description, seed, duration, population, phases, scenarios, thresholds\)$/),
+      expect.stringMatching(/^x\.yaml:4:1: unknown key 'colour' at the top level \(allowed: name, description, seed, duration, population, phases, scenarios, thresholds, or x-<name> for your own anchors\)$/),
     ]);
   });
 
