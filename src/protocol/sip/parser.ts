@@ -582,7 +582,8 @@ export class SipStreamFramer {
         if (!this.skipKeepAlives()) return;
         const from = Math.max(this.start, this.scanFrom);
         let idx = buf.indexOf(CRLFCRLF, from);
-        if (idx >= this.end) idx = -1;
+        // Our buffer holds stale bytes past `end`: a match must lie wholly inside the pending data.
+        if (idx + 4 > this.end) idx = -1;
         if (idx < 0) {
           if (this.end - this.start > this.maxHeader) return this.fatal(frames, "too-large", `header block exceeds the ${this.maxHeader}-byte limit`);
           this.scanFrom = Math.max(this.start, this.end - 3);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { getHeader, getHeaderValues, parseVia } from "../../../src/protocol/sip/headers.js";
 import type { SipMessage } from "../../../src/protocol/sip/message.js";
-import { parseSipMessage, SipStreamFramer } from "../../../src/protocol/sip/parser.js";
+import { parseSipMessage } from "../../../src/protocol/sip/parser.js";
 import { serializeSipMessage } from "../../../src/protocol/sip/serializer.js";
 import { allFixtures, fixture } from "./fixtures.js";
 
@@ -101,27 +101,86 @@ describe("parseSipMessage errors", () => {
   });
 });
 
-describe("SipStreamFramer", () => {
-  it("frames every fixture split at every byte boundary into the same messages", () => {
-    for (const [name, raw] of allFixtures()) {
-      const expected = parseOk(raw);
-      for (let cut = 0; cut <= raw.length; cut++) {
-        const f = new SipStreamFramer();
-        const frames = [...f.push(raw.subarray(0, cut)), ...f.push(raw.subarray(cut))];
-        expect(frames.length, `${name} cut ${cut}`).toBe(1);
-        const frame = frames[0]!;
-        if (!frame.ok) throw new Error(`${name} cut ${cut}: ${frame.error.message}`);
-        expect(frame.message).toEqual(expected);
-        expect(frame.bytes.equals(raw)).toBe(true);
-        expect(f.bufferedBytes).toBe(0);
-      }
+describe("parseSipMessage details", () => {
+  const opt = fixture("options.sip").toString("latin1");
+
+  it("skips CRLFs before the start line and accepts bare-LF line ends", () => {
+    expect(parseOk(`\r\n\r\n${opt}`)).toEqual(parseOk(opt));
+    const lf = parseOk(opt.replace(/\r\n/g, "\n"));
+    expect(lf).toEqual(parseOk(opt));
+  });
+
+  it("takes the rest of a datagram as body without Content-Length and discards bytes beyond it", () => {
+    const noCl = opt.replace("Content-Length: 0\r\n", "");
+    expect(parseOk(`${noCl}hello`).body.toString()).toBe("hello");
+    expect(parseOk(opt.replace("Content-Length: 0", "Content-Length: 3") + "abcdef").body.toString()).toBe("abc");
+  });
+
+  it("accepts repeated equal Content-Length lines and rejects conflicting or non-numeric ones", () => {
+    expect(parseOk(opt.replace("Content-Length: 0", "Content-Length: 0\r\nl: 0")).body.length).toBe(0);
+    for (const v of ["Content-Length: 0\r\nl: 2", "Content-Length: abc", "Content-Length: ", "Content-Length: 1 2", "Content-Length: 0x10"]) {
+      const r = parseSipMessage(opt.replace("Content-Length: 0", v) + "ab");
+      expect(r.ok ? "ok" : r.error.code, v).toBe("bad-content-length");
     }
   });
 
-  it("round-trips every fixture through serialize and parse", () => {
-    for (const [, raw] of allFixtures()) {
-      const m = parseOk(raw);
-      expect(parseOk(serializeSipMessage(m))).toEqual(m);
+  it("enforces the header and body size limits", () => {
+    expect(parseSipMessage(opt, { maxHeaderBytes: 100 })).toMatchObject({ ok: false, error: { code: "too-large" } });
+    const big = opt.replace("Content-Length: 0", "Content-Length: 11") + "x".repeat(11);
+    expect(parseSipMessage(big, { maxBodyBytes: 10 })).toMatchObject({ ok: false, error: { code: "too-large" } });
+    expect(parseSipMessage(Buffer.from(big), { maxBodyBytes: 11 }).ok).toBe(true);
+    expect(parseSipMessage("X".repeat(70_000))).toMatchObject({ ok: false, error: { code: "too-large" } });
+  });
+
+  it("reports incomplete input and bad header lines", () => {
+    expect(parseSipMessage("")).toMatchObject({ ok: false, error: { code: "incomplete" } });
+    expect(parseSipMessage("\r\n\r\n")).toMatchObject({ ok: false, error: { code: "incomplete" } });
+    expect(parseSipMessage(opt.slice(0, 60))).toMatchObject({ ok: false, error: { code: "incomplete" } });
+    for (const bad of ["No colon here", "Bad Name: x", ": empty name", "Na<me: x"]) {
+      const r = parseSipMessage(opt.replace("Max-Forwards: 70", bad));
+      expect(r.ok ? "ok" : r.error.code, bad).toBe("bad-header");
+      expect(!r.ok && r.partial?.method).toBe("OPTIONS");
     }
+    expect(parseSipMessage(opt.replace("CSeq: 42 OPTIONS", "CSeq: 42 OPTIONS\r\nCSeq: 43 OPTIONS")).ok).toBe(false);
+  });
+
+  it("reports missing headers in responses too, with their headers as partial", () => {
+    const r = parseSipMessage(fixture("401-kamailio.sip").toString("latin1").replace(/^Via:.*\r\n/m, ""));
+    expect(r).toMatchObject({ ok: false, error: { code: "missing-header", message: "missing mandatory header: Via" } });
+    expect(!r.ok && r.partial?.headers?.length).toBeGreaterThan(3);
+  });
+
+  it("accepts a status line without reason phrase and lowercase version, rejects status < 100", () => {
+    const res = fixture("401-kamailio.sip").toString("latin1");
+    const noReason = parseOk(res.replace("SIP/2.0 401 Unauthorized", "sip/2.0 401"));
+    expect(noReason.kind === "response" && [noReason.status, noReason.reason]).toEqual([401, ""]);
+    expect(parseSipMessage(res.replace("SIP/2.0 401 Unauthorized", "SIP/2.0 099 Low"))).toMatchObject({ ok: false, error: { code: "bad-start-line" } });
+    expect(parseSipMessage(res.replace("SIP/2.0 401 Unauthorized", "SIP/2.0 4011 X"))).toMatchObject({ ok: false, error: { code: "bad-start-line" } });
+  });
+});
+
+describe("serializeSipMessage", () => {
+  it("round-trips every fixture through serialize and parse", () => {
+    for (const [name, raw] of allFixtures()) {
+      const m = parseOk(raw);
+      expect(parseOk(serializeSipMessage(m)), name).toEqual(m);
+    }
+  });
+
+  it("reproduces canonical captures byte for byte", () => {
+    for (const name of ["register-sipjs.sip", "invite-sdp.sip", "401-kamailio.sip", "200-record-route.sip", "options.sip"]) {
+      expect(serializeSipMessage(parseOk(fixture(name))).equals(fixture(name)), name).toBe(true);
+    }
+  });
+
+  it("rewrites Content-Length (compact or not) to the body length, or appends it", () => {
+    const m = parseOk(fixture("compact-folded.sip"));
+    m.body = Buffer.from("héllo");
+    const out = serializeSipMessage(m).toString("utf8");
+    expect(out).toContain("\r\nContent-Length: 6\r\n");
+    expect(out).not.toContain("\r\nl: ");
+    expect(out.endsWith("\r\n\r\nhéllo")).toBe(true);
+    const bare = serializeSipMessage({ kind: "response", status: 200, reason: "OK", headers: [["Call-ID", "x"]], body: Buffer.alloc(0) });
+    expect(bare.toString()).toBe("SIP/2.0 200 OK\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n");
   });
 });
