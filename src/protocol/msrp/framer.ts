@@ -101,6 +101,11 @@ export class MsrpFramer {
   /** Where the next search for the end-line begins. */
   private scanPos = 0;
   private failed = false;
+  /**
+   * Path values already found valid: a connection carries the same few paths over and over, and
+   * parsing their URIs was the largest cost per small message.
+   */
+  private readonly validPaths = new Set<string>();
 
   constructor(opts: MsrpFramerOptions = {}) {
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -299,7 +304,7 @@ export class MsrpFramer {
     if (cur.kind === "invalid") {
       return withStart(nonFatal("bad-start-line", "the start line is neither a request nor a response"), cur, headers);
     }
-    const problem = validateHeaders(headers);
+    const problem = validateHeaders(headers, this.validPaths);
     if (problem) return withStart(problem, cur, headers);
 
     if (cur.kind === "response") {
@@ -325,7 +330,9 @@ export class MsrpFramer {
   }
 }
 
-function validateHeaders(headers: MsrpHeaderList): MsrpParseError | undefined {
+const MAX_CACHED_PATHS = 64;
+
+function validateHeaders(headers: MsrpHeaderList, validPaths: Set<string>): MsrpParseError | undefined {
   let toPath: string | undefined;
   let fromPath: string | undefined;
   for (const [name, value] of headers) {
@@ -357,10 +364,13 @@ function validateHeaders(headers: MsrpHeaderList): MsrpParseError | undefined {
     ["From-Path", fromPath],
   ] as const) {
     if (value === undefined) return new MsrpParseError("missing-header", `${name} is missing`);
+    if (validPaths.has(value)) continue;
     const uris = parsePath(value);
     if (uris.length === 0 || !uris.every((u) => parseMsrpUri(u) !== null)) {
       return new MsrpParseError("bad-header", `invalid ${name}: ${value}`);
     }
+    if (validPaths.size >= MAX_CACHED_PATHS) validPaths.clear();
+    validPaths.add(value);
   }
   return undefined;
 }

@@ -93,7 +93,10 @@ const CANONICAL_NAMES: ReadonlyMap<string, string> = new Map(
   ].map((n) => [n.toLowerCase(), n]),
 );
 
+const CANONICAL_SPELLINGS: ReadonlySet<string> = new Set(CANONICAL_NAMES.values());
+
 export function canonicalMsrpHeaderName(name: string): string {
+  if (CANONICAL_SPELLINGS.has(name)) return name; // the usual case: skip the lower-casing
   return CANONICAL_NAMES.get(name.toLowerCase()) ?? name;
 }
 
