@@ -532,10 +532,11 @@ export function parseNameAddr(value: string): NameAddr | null {
     if (end < 0) end = n;
     uri = value.slice(i, end).trim();
     i = end;
-    // A bare addr-spec cannot hold spaces, commas or angle brackets.
+    // A bare addr-spec cannot hold spaces, commas or angle brackets, and a URI with headers ("?")
+    // must be enclosed in <> (RFC 3261 20; RFC 4475 3.1.2.13 regbadct).
     for (let j = 0; j < uri.length; j++) {
       const u = uri.charCodeAt(j);
-      if (isWs(u) || u === 44 || u === 62) return null;
+      if (isWs(u) || u === 44 || u === 62 || u === 63) return null;
     }
   }
   if (uri.length === 0 || uri.indexOf(":") <= 0) return null;

@@ -160,6 +160,7 @@ describe("RFC 4475 3.1.2 invalid messages", () => {
     "rfc4475/invalid/mismatch01.sip": "bad-header",
     "rfc4475/invalid/mismatch02.sip": "bad-header",
     "rfc4475/invalid/bigcode.sip": "bad-start-line",
+    "rfc4475/invalid/regbadct.sip": "structured",
   };
 
   it("has an expectation for every invalid fixture", () => {
@@ -186,12 +187,14 @@ describe("RFC 4475 3.1.2 invalid messages", () => {
     expect(!insuf.ok && insuf.error.message).toBe("missing mandatory headers: From, To, Call-ID");
   });
 
-  it("badinv01 and quotbal: the codec keeps the raw value, the structured parser rejects it", () => {
+  it("badinv01, quotbal, regbadct: the codec keeps the raw value, the structured parser rejects it", () => {
     const bad = parseOk("invalid/badinv01.sip");
     expect(parseVia(getHeader(bad, "Via")!)).toBeNull();
     expect(parseNameAddr(getHeader(bad, "Contact")!)).toBeNull();
     const quot = parseOk("invalid/quotbal.sip");
     expect(parseNameAddr(getHeader(quot, "To")!)).toBeNull();
+    const regbadct = parseOk("invalid/regbadct.sip");
+    expect(parseNameAddr(getHeader(regbadct, "Contact")!)).toBeNull();
   });
 
   it("on a stream, a bad message with a readable Content-Length is skipped and framing continues", () => {
