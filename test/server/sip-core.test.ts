@@ -73,6 +73,15 @@ describe("methods", () => {
     expect((await peer.exchange(request({ method: "CANCEL" }), s.sipAddress.port)).status).toBe(481);
   });
 
+  it("a request inside an unknown dialog (To-tag) → 481; a REGISTER with a To-tag is still served", async () => {
+    const s = await server();
+    const peer = await udpPeer();
+    const inDialog = (method: string) => request({ method }).replace(/^To: (.*)$/m, "To: $1;tag=remote-1");
+    expect((await peer.exchange(inDialog("OPTIONS"), s.sipAddress.port)).status).toBe(481);
+    expect((await peer.exchange(inDialog("BYE"), s.sipAddress.port)).status).toBe(481);
+    expect((await peer.exchange(inDialog("REGISTER"), s.sipAddress.port)).status).toBe(200);
+  });
+
   it("CANCEL of an INVITE still waiting for its answer → 200 for the CANCEL and 487 for the INVITE", async () => {
     const s = await server({ delay: { kind: "fixed", ms: 300 } });
     const peer = await udpPeer();

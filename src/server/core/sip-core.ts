@@ -7,6 +7,8 @@
  *   Max-Forwards: 0      → 483 (OPTIONS excepted: RFC 3261 §11 lets the element answer it itself)
  *   unknown method       → 501, known but not served → 405, both with Allow
  *   Require: <unknown>   → 420 with Unsupported
+ *   To-tag (in a dialog) → 481 unless a dialog handler is set (sessions: later issues); REGISTER
+ *                          never belongs to a dialog and is served either way
  *   anything else        → the method's handler (REGISTER, OPTIONS, BYE … registered by index.ts).
  * A handler that throws (or rejects) is answered 500 and counted; the server keeps serving.
  *
@@ -15,6 +17,7 @@
  */
 import { getHeader, parseCSeq, parseNameAddr, parseVia, splitHeaderList, formatVia, type Via } from "../../protocol/sip/headers.js";
 import type { HeaderList, SipMessage, SipParseError, SipRequest } from "../../protocol/sip/message.js";
+import { hasTagParam } from "../../protocol/sip/response.js";
 import type { StatsCollector } from "../stats.js";
 import type { ServerTransactionTable } from "../transaction/server-transaction-table.js";
 import { inviteKeyFor, transactionKey, type KeyInputs } from "../transaction/transaction-key.js";
@@ -36,6 +39,7 @@ const EMPTY = Buffer.alloc(0);
 export class SipCore implements TransportHandler {
   private readonly handlers = new Map<string, RequestHandler>();
   private allowValue = "ACK, CANCEL";
+  private dialogHandler: RequestHandler | null = null;
 
   constructor(
     private readonly table: ServerTransactionTable,
@@ -44,6 +48,11 @@ export class SipCore implements TransportHandler {
     /** Option tags this server supports (Supported header, Require check). */
     private readonly supported: readonly string[],
   ) {}
+
+  /** Requests inside a dialog (To-tag present) go here instead of the method handler. */
+  setDialogHandler(handler: RequestHandler | null): void {
+    this.dialogHandler = handler;
+  }
 
   setHandler(method: string, handler: RequestHandler): void {
     this.handlers.set(method, handler);
@@ -139,6 +148,11 @@ export class SipCore implements TransportHandler {
     const unsupported = this.unsupportedRequirements(message);
     if (unsupported !== null) {
       req.respond(420, "Bad Extension", [["Unsupported", unsupported]]);
+      return;
+    }
+    if (method !== "REGISTER" && hasTagParam(getHeader(message, "To") ?? "")) {
+      if (this.dialogHandler === null) req.respond(481, "Call/Transaction Does Not Exist");
+      else this.invoke(this.dialogHandler, req);
       return;
     }
     this.invoke(handler, req);
