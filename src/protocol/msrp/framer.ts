@@ -24,7 +24,6 @@ import { parseByteRange, parseStatusHeader } from "./byte-range.js";
 import {
   canonicalMsrpHeaderName,
   type ContinuationFlag,
-  isValidTransactionId,
   type MsrpHeaderList,
   type MsrpMessage,
   MsrpParseError,
@@ -73,6 +72,11 @@ const EMPTY: Buffer = Buffer.alloc(0);
 const METHOD = /^[A-Z]+$/;
 const STATUS_LINE = /^(\d{3})(?: (.*))?$/;
 const HEADER_NAME = /^[A-Za-z0-9\-_.!%*+`'~]+$/;
+/**
+ * Looser than RFC 4975's ident (which wants an alphanumeric first): a peer's odd but framable tid
+ * is answered instead of costing the whole connection. Our own tids are always strict idents.
+ */
+const RECEIVED_TID = /^[A-Za-z0-9.\-+%=]{4,32}$/;
 
 function flagOf(byte: number | undefined): ContinuationFlag | undefined {
   return byte === 0x24 ? "$" : byte === 0x2b ? "+" : byte === 0x23 ? "#" : undefined;
@@ -211,7 +215,7 @@ export class MsrpFramer {
     const line = buf.toString("utf8", this.start + PREFIX.length, eol);
     const sp = line.indexOf(" ");
     const tid = sp < 0 ? line : line.slice(0, sp);
-    if (!isValidTransactionId(tid)) {
+    if (!RECEIVED_TID.test(tid)) {
       return fatal("bad-start-line", "the start line has no valid transaction id");
     }
     const rest = sp < 0 ? "" : line.slice(sp + 1);

@@ -21,6 +21,11 @@ export interface ReassemblerOptions {
   maxMessageBytes?: number;
   /** Messages in progress at once; a new one beyond this gets 413. Default 1024. */
   maxPendingMessages?: number;
+  /**
+   * Bytes held for all messages in progress (a declared total is reserved when first seen); a
+   * chunk that would go beyond gets 413. Default twice maxMessageBytes.
+   */
+  maxPendingBytes?: number;
 }
 
 export interface ReassembledMessage {
@@ -39,7 +44,8 @@ export type ReassemblyErrorCode =
   | "bad-byte-range"
   | "range-mismatch"
   | "too-large"
-  | "too-many-messages";
+  | "too-many-messages"
+  | "too-much-pending";
 
 export class ReassemblyError extends Error {
   constructor(
@@ -82,6 +88,8 @@ const ID_MEMORY = 1024;
 export class MsrpReassembler {
   private readonly maxMessageBytes: number;
   private readonly maxPendingMessages: number;
+  private readonly maxPendingBytes: number;
+  private heldBytes = 0;
   private readonly pending = new Map<string, Pending>();
   /** Message-IDs answered 413, oldest first, so later chunks of them get 413 as well. */
   private readonly refused = new Set<string>();
@@ -91,6 +99,7 @@ export class MsrpReassembler {
   constructor(opts: ReassemblerOptions = {}) {
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_REASSEMBLED_BYTES;
     this.maxPendingMessages = opts.maxPendingMessages ?? 1024;
+    this.maxPendingBytes = opts.maxPendingBytes ?? 2 * this.maxMessageBytes;
   }
 
   get pendingCount(): number {
@@ -110,11 +119,17 @@ export class MsrpReassembler {
 
   /** Forgets a message in progress (e.g. its sender got a timeout or the session ended). */
   discard(messageId: string): boolean {
-    return this.pending.delete(messageId);
+    return this.drop(messageId);
+  }
+
+  /** Bytes held for messages in progress. */
+  get pendingBytes(): number {
+    return this.heldBytes;
   }
 
   clear(): void {
     this.pending.clear();
+    this.heldBytes = 0;
     this.refused.clear();
     this.completed.clear();
   }
@@ -149,12 +164,12 @@ export class MsrpReassembler {
 
     let state = this.pending.get(messageId);
     if (chunk.flag === "#") {
-      this.pending.delete(messageId);
+      this.drop(messageId);
       return { kind: "aborted", messageId, receivedBytes: state?.received ?? 0 };
     }
     const total = range.total !== "*" ? range.total : chunk.flag === "$" ? end : undefined;
     if (state?.total !== undefined && total !== undefined && total !== state.total) {
-      this.pending.delete(messageId);
+      this.drop(messageId);
       return error(400, messageId, "range-mismatch", `total changed from ${state.total} to ${total}`);
     }
     if ((total ?? 0) > this.maxMessageBytes || end > this.maxMessageBytes) {
@@ -184,38 +199,47 @@ export class MsrpReassembler {
     }
     if (total !== undefined && state.total === undefined) {
       if (state.received > 0 && lastEnd(state.ranges) > total) {
-        this.pending.delete(messageId);
+        this.drop(messageId);
         return error(400, messageId, "range-mismatch", `bytes already received lie past the total ${total}`);
       }
       state.total = total;
     }
     if (state.total !== undefined && end > state.total) {
-      this.pending.delete(messageId);
+      this.drop(messageId);
       return error(400, messageId, "range-mismatch", `chunk ends at ${end}, past the total ${state.total}`);
     }
 
+    if (state.total !== undefined && !state.buffer) {
+      // The size is known now: one buffer of that size, with what was kept so far copied in.
+      if (this.heldBytes - state.piecesBytes + state.total > this.maxPendingBytes) {
+        return this.refuse(messageId, `more than ${this.maxPendingBytes} bytes in progress`, "too-much-pending");
+      }
+      this.heldBytes += state.total - state.piecesBytes;
+      state.buffer = Buffer.allocUnsafe(state.total);
+      for (const p of state.pieces) p.data.copy(state.buffer, p.start - 1);
+      state.pieces = [];
+      state.piecesBytes = 0;
+    }
     if (len > 0 && !covers(state.ranges, range.start, end)) {
-      if (state.total !== undefined) {
-        if (!state.buffer) {
-          state.buffer = Buffer.allocUnsafe(state.total);
-          for (const p of state.pieces) p.data.copy(state.buffer, p.start - 1);
-          state.pieces = [];
-          state.piecesBytes = 0;
-        }
+      if (state.buffer) {
         chunk.body.copy(state.buffer, range.start - 1);
       } else {
-        state.pieces.push({ start: range.start, data: chunk.body });
-        state.piecesBytes += len;
         // Overlapping resends could otherwise pin far more memory than the message holds.
-        if (state.piecesBytes > 2 * this.maxMessageBytes) {
+        if (state.piecesBytes + len > 2 * this.maxMessageBytes) {
           return this.refuse(messageId, "too many overlapping chunks");
         }
+        if (this.heldBytes + len > this.maxPendingBytes) {
+          return this.refuse(messageId, `more than ${this.maxPendingBytes} bytes in progress`, "too-much-pending");
+        }
+        state.pieces.push({ start: range.start, data: chunk.body });
+        state.piecesBytes += len;
+        this.heldBytes += len;
       }
       state.received = addRange(state.ranges, range.start, end);
     }
 
     if (state.total !== undefined && state.received === state.total) {
-      this.pending.delete(messageId);
+      this.drop(messageId);
       const body = state.buffer ?? Buffer.alloc(0);
       const message: ReassembledMessage = { messageId, body, chunks: state.chunks, headers: state.headers };
       if (state.contentType !== undefined) message.contentType = state.contentType;
@@ -228,9 +252,16 @@ export class MsrpReassembler {
   }
 
   private refuse(messageId: string, text: string, code: ReassemblyErrorCode = "too-large"): ReassemblyResult {
-    this.pending.delete(messageId);
+    this.drop(messageId);
     this.remember(this.refused, messageId);
     return error(413, messageId, code, text);
+  }
+
+  private drop(messageId: string): boolean {
+    const state = this.pending.get(messageId);
+    if (!state) return false;
+    this.heldBytes -= state.buffer ? state.buffer.length : state.piecesBytes;
+    return this.pending.delete(messageId);
   }
 
   private remember(set: Set<string>, messageId: string): void {

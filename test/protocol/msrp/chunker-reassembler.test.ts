@@ -168,6 +168,15 @@ describe("reassembler", () => {
     expect(res.kind === "complete" && res.message.body.toString()).toBe("abcdefghijkl");
   });
 
+  it("completes when the '$' chunk only repeats bytes that came before with an unknown total", () => {
+    const r = new MsrpReassembler();
+    const first = createSendChunk({ ...base, messageId: "rep", start: 1, body: Buffer.from("abcdef"), total: "*" });
+    const last = createSendChunk({ ...base, messageId: "rep", start: 4, body: Buffer.from("def"), total: "*", flag: "$" });
+    expect(r.accept(first).kind).toBe("progress");
+    const res = r.accept(last);
+    expect(res.kind === "complete" && res.message.body.toString()).toBe("abcdef");
+  });
+
   it("drops an aborted message on '#' (the fixture's abort)", () => {
     const r = new MsrpReassembler();
     const frames = new MsrpFramer().push(fixture("abort.msrp"));
@@ -235,6 +244,23 @@ describe("reassembler", () => {
     expect(r.pendingCount).toBe(0);
   });
 
+  it("answers 413 when the messages in progress would hold more than the byte budget", () => {
+    const r = new MsrpReassembler({ maxMessageBytes: 100, maxPendingBytes: 150 });
+    const first = (id: string, total: number | "*", size = 10) =>
+      createSendChunk({ ...base, messageId: id, start: 1, body: Buffer.alloc(size), total });
+    expect(r.accept(first("a", 100)).kind).toBe("progress");
+    expect(r.pendingBytes).toBe(100);
+    expect(r.accept(first("b", 60))).toMatchObject({ kind: "error", status: 413, error: { code: "too-much-pending" } });
+    expect(r.accept(first("c", "*", 40)).kind).toBe("progress");
+    expect(r.accept(first("d", "*", 20))).toMatchObject({ kind: "error", status: 413, error: { code: "too-much-pending" } });
+    expect(r.pendingBytes).toBe(140);
+    r.discard("a");
+    expect(r.pendingBytes).toBe(40);
+    const rest = createSendChunk({ ...base, messageId: "c", start: 41, body: Buffer.alloc(5), total: 45 });
+    expect(r.accept(rest).kind).toBe("complete");
+    expect(r.pendingBytes).toBe(0);
+  });
+
   it("answers 413 to a new message when too many are in progress", () => {
     const r = new MsrpReassembler({ maxPendingMessages: 2 });
     const first = (id: string) => createSendChunk({ ...base, messageId: id, start: 1, body: Buffer.from("ab"), total: 4 });
@@ -284,6 +310,7 @@ describe("reassembler", () => {
           const gotB = byId.get("B");
           expect(gotA?.kind === "complete" && gotA.message.body.equals(bodyA)).toBe(true);
           expect(gotB?.kind === "complete" && gotB.message.body.equals(bodyB)).toBe(true);
+          expect([r.pendingCount, r.pendingBytes]).toEqual([0, 0]);
         },
       ),
       { numRuns: 200 },

@@ -221,10 +221,16 @@ describe("MSRP framer on bad input", () => {
   });
 
   it("gives up when the tid is invalid, since the end-line cannot be found", () => {
-    for (const tid of ["abc", "a".repeat(33), "-abcd", "ab_cd"]) {
+    for (const tid of ["abc", "a".repeat(33), "ab_cd", "ab/cd"]) {
       const [f] = new MsrpFramer().push(Buffer.from(`MSRP ${tid} SEND\r\n`));
       expect(f, tid).toMatchObject({ ok: false, fatal: true });
     }
+  });
+
+  it("accepts a received tid that starts with punctuation, as long as it can be framed", () => {
+    const wire = Buffer.from(`MSRP -odd.tid 200 OK\r\nTo-Path: ${A}\r\nFrom-Path: ${B}\r\n-------\x2dodd.tid$\r\n`);
+    const [f] = new MsrpFramer().push(wire);
+    expect(f!.ok && f!.message.tid).toBe("-odd.tid");
   });
 
   it("gives up on a start line without CRLF after 4 KiB", () => {
