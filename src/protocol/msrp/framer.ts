@@ -125,6 +125,11 @@ export class MsrpFramer {
     return this.failed;
   }
 
+  /**
+   * Feeds the next bytes of the stream; returns the messages (and errors) they complete, in order.
+   * The framer keeps `chunk` (bodies may be views of it): do not reuse or modify it afterwards,
+   * which holds for the fresh Buffers of a socket's 'data' events.
+   */
   push(chunk: Buffer): MsrpFrame[] {
     const frames: MsrpFrame[] = [];
     if (this.failed) return frames;
