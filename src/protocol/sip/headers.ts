@@ -163,6 +163,47 @@ export function canonicalHeaderName(name: string): string {
   return LOOKUP.get(name.toLowerCase()) ?? name;
 }
 
+/**
+ * Known names bucketed by length and lowercased first letter, so the parser can resolve a name
+ * straight from the header text: no substring, no hashing, and the canonical string it returns
+ * is shared by every message.
+ */
+const BUCKETS: Array<Array<Array<[canonical: string, lower: string]>>> = [];
+const COMPACT_BY_CODE: Array<string | undefined> = [];
+for (const name of CANONICAL_NAMES) {
+  const lower = name.toLowerCase();
+  const byLetter = (BUCKETS[lower.length] ??= []);
+  (byLetter[lower.charCodeAt(0)] ??= []).push([name, lower]);
+}
+for (const [letter, name] of Object.entries(COMPACT_FORMS)) {
+  COMPACT_BY_CODE[letter.charCodeAt(0)] = name;
+  COMPACT_BY_CODE[letter.toUpperCase().charCodeAt(0)] = name;
+}
+
+/**
+ * @internal The canonical name of the header name text.slice(start, end) when it is a known name
+ * (any case) or compact form; undefined otherwise.
+ */
+export function knownHeaderNameAt(text: string, start: number, end: number): string | undefined {
+  const len = end - start;
+  let c0 = text.charCodeAt(start);
+  if (len === 1) return COMPACT_BY_CODE[c0];
+  if (c0 >= 65 && c0 <= 90) c0 += 32;
+  const candidates = BUCKETS[len]?.[c0];
+  if (candidates === undefined) return undefined;
+  for (let k = 0; k < candidates.length; k++) {
+    const [canonical, lower] = candidates[k]!;
+    let i = 1;
+    for (; i < len; i++) {
+      const c = text.charCodeAt(start + i);
+      const l = lower.charCodeAt(i);
+      if (c !== l && !(c >= 65 && c <= 90 && c + 32 === l)) break;
+    }
+    if (i === len) return canonical;
+  }
+  return undefined;
+}
+
 /** True when the (canonical or any-case) name is one we know; used by tests and the SIP.js seam. */
 export function isKnownHeaderName(name: string): boolean {
   return LOOKUP.has(name) || LOOKUP.has(name.toLowerCase());

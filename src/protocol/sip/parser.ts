@@ -13,7 +13,7 @@
  * with a non-token name, bad or conflicting Content-Length, missing mandatory headers, a CSeq that
  * is malformed, out of range or whose method differs from the request's.
  */
-import { canonicalHeaderName, isTokenChar, MAX_CSEQ } from "./headers.js";
+import { isTokenChar, knownHeaderNameAt, MAX_CSEQ } from "./headers.js";
 import {
   type HeaderList,
   type SipMessage,
@@ -128,8 +128,10 @@ function parseHead(text: string): Head {
     }
     let nameEnd = colon;
     while (nameEnd > pos && isSpace(text.charCodeAt(nameEnd - 1))) nameEnd--;
-    let validName = nameEnd > pos;
-    for (let i = pos; validName && i < nameEnd; i++) validName = isTokenChar(text.charCodeAt(i));
+    // Known names resolve straight from the text; anything else must be a token.
+    const known = nameEnd > pos ? knownHeaderNameAt(text, pos, nameEnd) : undefined;
+    let validName = known !== undefined || nameEnd > pos;
+    for (let i = pos; known === undefined && validName && i < nameEnd; i++) validName = isTokenChar(text.charCodeAt(i));
     let vs = colon + 1;
     while (vs < contentEnd && isSpace(text.charCodeAt(vs))) vs++;
     let ve = contentEnd;
@@ -154,7 +156,7 @@ function parseHead(text: string): Head {
       head.error ??= fail("bad-header", `bad header name: ${excerpt(text.slice(lineStart, nameEnd))}`);
       continue;
     }
-    const name = canonicalHeaderName(text.slice(lineStart, nameEnd));
+    const name = known ?? text.slice(lineStart, nameEnd);
     headers.push([name, value]);
     switch (name) {
       case "Via":
