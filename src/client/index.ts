@@ -1,0 +1,9 @@
+/**
+ * Virtual CPM clients and their SIP connections (see ARCHITECTURE.md "Connection models" and
+ * "SIP.js seam").
+ */
+export { createConnectionProvider, type ConnectionProviderOptions } from "./connection-provider.js";
+export { VirtualClient, type VirtualClientOptions } from "./virtual-client.js";
+export { TransportError, type ClientLink, type ConnectionProvider, type LinkEndpoint, type LinkOwner } from "./link.js";
+export { CPM_ICSIS, CPM_ICSI_REF_PARAM, CPM_USER_AGENT, instanceUuid } from "./identity.js";
+export { installSipJsRuntime } from "../protocol/sip/sipjs-runtime.js";
