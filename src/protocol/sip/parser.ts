@@ -512,6 +512,10 @@ export class SipStreamFramer {
   private failed = false;
   /** The last push ended right after a single CRLF reported as a pong. */
   private pongAtEnd = false;
+  /** The current message's start line has not been scanned for binary bytes yet. */
+  private startLineUnchecked = true;
+  /** How many bytes after `start` checkStartLine() has already scanned. */
+  private startLineChecked = 0;
 
   constructor(opts?: SipFramerOptions) {
     this.maxHeader = opts?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
@@ -582,6 +586,9 @@ export class SipStreamFramer {
     while (this.start < this.end) {
       if (this.pending === null) {
         if (!this.skipKeepAlives()) return;
+        if (this.startLineUnchecked && !this.checkStartLine()) {
+          return this.fatal(frames, "bad-start-line", "binary data where a SIP start line was expected");
+        }
         const from = Math.max(this.start, this.scanFrom);
         let idx = buf.indexOf(CRLFCRLF, from);
         // Our buffer holds stale bytes past `end`: a match must lie wholly inside the pending data.
@@ -611,6 +618,7 @@ export class SipStreamFramer {
       this.start += total;
       this.scanFrom = this.start;
       this.pending = null;
+      this.startLineUnchecked = true;
       this.pongAtEnd = false;
       if (p.head.error !== null) {
         frames.push({ ok: false, error: p.head.error, fatal: false, partial: partialOf(p.head, body), bytes });
@@ -618,6 +626,28 @@ export class SipStreamFramer {
         frames.push({ ok: true, message: toMessage(p.head, body), bytes });
       }
     }
+  }
+
+  /**
+   * Fails fast on binary input (a TLS ClientHello, random bytes) instead of buffering up to the
+   * header limit: a start line never holds control characters. Checks the bytes up to the first LF
+   * once per message; true while nothing bad has been seen.
+   */
+  private checkStartLine(): boolean {
+    const buf = this.buf;
+    const stop = Math.min(this.end, this.start + this.maxHeader);
+    // Resume where the previous push stopped, so a slowly arriving line is scanned once.
+    for (let i = this.start + this.startLineChecked; i < stop; i++) {
+      const c = buf[i]!;
+      if (c === 10) {
+        this.startLineUnchecked = false;
+        this.startLineChecked = 0;
+        return true;
+      }
+      if ((c < 32 && c !== 9 && c !== 13) || c === 127) return false;
+    }
+    this.startLineChecked = stop - this.start;
+    return true;
   }
 
   /** Consumes CR/LF between messages; false when nothing else is buffered yet. */

@@ -161,3 +161,22 @@ describe("SipStreamFramer", () => {
     expect(frames).toMatchObject([{ ok: false, fatal: true }]);
   });
 });
+
+describe("SipStreamFramer on non-SIP input", () => {
+  it("fails fast on binary data (a TLS ClientHello) instead of buffering up to the header limit", () => {
+    const f = new SipStreamFramer();
+    const frames = f.push(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
+    expect(frames).toMatchObject([{ ok: false, fatal: true, error: { code: "bad-start-line" } }]);
+  });
+
+  it("scans a start line arriving byte by byte once, and still frames the message", () => {
+    const raw = fixture("options.sip");
+    const f = new SipStreamFramer();
+    const frames: SipFrame[] = [];
+    for (let i = 0; i < raw.length; i++) frames.push(...f.push(raw.subarray(i, i + 1)));
+    expect(frames.map((x) => x.ok)).toEqual([true]);
+    // Control characters after the start line (in header values) are not the framer's concern.
+    const withNul = Buffer.from(raw.toString("latin1").replace("User-Agent: sipsak", "User-Agent: si\u0000sak"), "latin1");
+    expect(new SipStreamFramer().push(withNul).map((x) => x.ok)).toEqual([true]);
+  });
+});
