@@ -495,7 +495,10 @@ interface PendingHead {
  * Incremental framing of a SIP byte stream (TCP, TLS) by Content-Length (RFC 3261 18.3, which makes
  * Content-Length mandatory on streams). Survives any split of the input; chunks are appended to one
  * growable buffer (amortised O(n), never a concat per chunk), the blank-line search resumes where
- * it stopped, and a complete message inside a single chunk is parsed without copying.
+ * it stopped, and a complete message inside a single chunk is parsed without copying — so a
+ * frame's `bytes` and `message.body` may be views of the pushed chunk (Buffer.from() them to keep
+ * a small body for long without retaining the whole socket read). Messages on a stream need CRLF
+ * line ends (the blank line is found as CRLFCRLF; bare LF is accepted only by parseSipMessage).
  */
 export class SipStreamFramer {
   private readonly maxHeader: number;
