@@ -41,11 +41,13 @@ describe("BindingStore", () => {
     expect(changes.at(-1)).toBe("sip:a@d sip:a@h refreshed");
   });
 
-  it("the same Call-ID with a CSeq not above the stored one changes nothing", () => {
+  it("the same Call-ID with a lower CSeq fails; the same CSeq (a late retransmission) changes nothing", () => {
     const { store } = setup();
     store.apply("sip:a@d", [contact("sip:a@h", 60)], { callId: "c1", cseq: 5, flow, path: [] });
-    const r = store.apply("sip:a@d", [contact("sip:a@h", 0), contact("sip:a@other", 60)], { callId: "c1", cseq: 5, flow, path: [] });
+    const r = store.apply("sip:a@d", [contact("sip:a@h", 0), contact("sip:a@other", 60)], { callId: "c1", cseq: 4, flow, path: [] });
     expect(r).toEqual({ ok: false, reason: "out-of-order" });
+    const again = store.apply("sip:a@d", [contact("sip:a@h", 0), contact("sip:a@other", 60)], { callId: "c1", cseq: 5, flow, path: [] });
+    expect(again.ok && again.bindings.map((b) => b.uri)).toEqual(["sip:a@h"]);
     expect(store.lookup("sip:a@d").map((b) => b.uri)).toEqual(["sip:a@h"]);
     // A different Call-ID (another device or a restarted client) is not ordered against it.
     expect(store.apply("sip:a@d", [contact("sip:a@h", 120)], { callId: "c2", cseq: 1, flow, path: [] }).ok).toBe(true);

@@ -111,7 +111,7 @@ describe("registrar", () => {
     expect(s.stats().contacts).toBe(0);
   });
 
-  it("a REGISTER with the same Call-ID and an old CSeq is refused and changes nothing", async () => {
+  it("a REGISTER with the same Call-ID and a lower CSeq is refused and changes nothing", async () => {
     const s = await server();
     const peer = await udpPeer();
     const port = s.sipAddress.port;
@@ -150,6 +150,18 @@ describe("registrar", () => {
     expect(peer.raw[1]!.equals(peer.raw[0]!)).toBe(true);
     expect(peer.raw[2]!.equals(peer.raw[0]!)).toBe(true);
     expect(s.stats()).toMatchObject({ requests: { REGISTER: 1 }, responses: { "200": 1 }, retransmissions: 2, contacts: 1 });
+  });
+
+  it("without a transaction cache (lifetime 0) a late retransmission is answered 200 and changes nothing", async () => {
+    const clock = new FakeClock();
+    const s = await server({ clock, udpTransactionLifetimeMs: 0 });
+    const peer = await udpPeer();
+    const text = request({ branch: "z9hG4bK-late", callId: "late", cseq: 7, contacts: ["<sip:alice@h1>"], expires: 300 });
+    await peer.exchange(text, s.sipAddress.port);
+    clock.advanceMs(100_000);
+    const again = await peer.exchange(text, s.sipAddress.port);
+    expect([again.status, contactsOf(again)]).toEqual([200, { "sip:alice@h1": "200" }]);
+    expect(s.stats()).toMatchObject({ requests: { REGISTER: 2 }, retransmissions: 0, contacts: 1 });
   });
 
   it("TCP: the binding remembers the connection; responses come back on it", async () => {

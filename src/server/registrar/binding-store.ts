@@ -96,7 +96,8 @@ export class BindingStore {
 
   /**
    * Apply the contacts of one REGISTER atomically (RFC 3261 §10.3 step 7): if any existing binding
-   * has the same Call-ID and a CSeq not higher than this request's, nothing changes.
+   * has the same Call-ID and a higher CSeq, the request fails and nothing changes; the same CSeq
+   * changes nothing either (a late retransmission) but succeeds.
    */
   apply(
     aor: string,
@@ -106,12 +107,16 @@ export class BindingStore {
     let bindings = this.aors.get(aor);
     const now = this.clock.nowNs();
     if (bindings) {
+      let duplicate = false;
       for (const u of updates) {
         const existing = bindings.get(bindingKey(u));
-        if (existing && existing.expiresAtNs > now && existing.callId === meta.callId && existing.cseq >= meta.cseq) {
-          return { ok: false, reason: "out-of-order" };
-        }
+        if (existing === undefined || existing.expiresAtNs <= now || existing.callId !== meta.callId) continue;
+        if (existing.cseq > meta.cseq) return { ok: false, reason: "out-of-order" };
+        if (existing.cseq === meta.cseq) duplicate = true;
       }
+      // The same CSeq again is a retransmission that outlived its transaction (a UDP transaction
+      // lifetime below Timer F): answer with the current state instead of failing it.
+      if (duplicate) return { ok: true, bindings: this.lookup(aor) };
     }
     for (const u of updates) {
       const key = bindingKey(u);

@@ -5,7 +5,8 @@
  * - each Contact's expiry: its `expires` parameter, else the Expires header, else the default;
  *   0 removes the binding, 1..minExpires-1 rejects the whole request with 423 + Min-Expires,
  *   above maxExpires is lowered to maxExpires;
- * - same Call-ID with a CSeq not above the stored one: 500 (out of order), nothing changes;
+ * - same Call-ID with a CSeq below the stored one: 500 (out of order), nothing changes; the same
+ *   CSeq (a retransmission that outlived its transaction) gets 200 with the unchanged bindings;
  * - 200 lists every current contact with its remaining expiry (+sip.instance, reg-id and other
  *   parameters kept), a Date header, and the Path of the request when the client supports path.
  *
