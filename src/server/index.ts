@@ -8,7 +8,9 @@
  * responses, injected delay), registrar/ (bindings), auth/ (digest).
  */
 import type { SipTransportName } from "../config/run-config.js";
+import { getHeader } from "../protocol/sip/headers.js";
 import { DigestAuthenticator } from "./auth/digest-authenticator.js";
+import type { IncomingRequest } from "./core/incoming-request.js";
 import { ResponseSender } from "./core/response-sender.js";
 import { SipCore } from "./core/sip-core.js";
 import { resolveServerOptions, type CpmServerOptions } from "./options.js";
@@ -17,8 +19,6 @@ import { addressOfRecord, RegisterHandler } from "./registrar/register-handler.j
 import { StatsCollector, type ServerStats } from "./stats.js";
 import { ServerTransactionTable } from "./transaction/server-transaction-table.js";
 import { bindListeners } from "./transport/bind.js";
-import { getHeader } from "../protocol/sip/headers.js";
-import type { IncomingRequest } from "./core/incoming-request.js";
 
 export type { CpmServerOptions, ServerAuthOptions, DigestAlgorithmName } from "./options.js";
 export type { ServerStats } from "./stats.js";

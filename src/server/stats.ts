@@ -19,6 +19,8 @@ export interface ServerStats {
   parseErrors: number;
   /** Exceptions caught around request handling (the server answered 500 or dropped the message). */
   handlerErrors: number;
+  /** Socket errors that concern one peer (UDP send failures, TCP resets): counted, never fatal. */
+  transportErrors: number;
 }
 
 export class StatsCollector {
@@ -29,6 +31,7 @@ export class StatsCollector {
   tcpConnectionsAccepted = 0;
   parseErrors = 0;
   handlerErrors = 0;
+  transportErrors = 0;
 
   request(method: string): void {
     this.requests[method] = (this.requests[method] ?? 0) + 1;
@@ -49,6 +52,7 @@ export class StatsCollector {
       tcpConnectionsAccepted: this.tcpConnectionsAccepted,
       parseErrors: this.parseErrors,
       handlerErrors: this.handlerErrors,
+      transportErrors: this.transportErrors,
     };
   }
 }

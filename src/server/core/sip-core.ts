@@ -78,7 +78,7 @@ export class SipCore implements TransportHandler {
     }
   }
 
-  onParseError(_error: SipParseError, flow: Flow, partial: Partial<SipRequest> | undefined): void {
+  onParseError(error: SipParseError, flow: Flow, partial: Partial<SipRequest> | undefined): void {
     this.stats.parseErrors++;
     // A 400 needs somewhere to go (Via) and must not answer an ACK (RFC 3261 §17.1.1.3).
     if (!partial?.headers || partial.method === "ACK" || getHeader(partial as { headers: HeaderList }, "Via") === undefined) return;
@@ -90,7 +90,7 @@ export class SipCore implements TransportHandler {
         headers: partial.headers,
         body: EMPTY,
       };
-      const warning = _error.message.replace(/["\\\r\n]/g, " ").slice(0, 200);
+      const warning = error.message.replace(/["\\\r\n]/g, " ").slice(0, 200);
       this.sender.sendStateless(flow, request, 400, "Bad Request", [["Warning", `399 cpm-serv "${warning}"`]]);
     } catch {
       this.stats.handlerErrors++;

@@ -99,7 +99,9 @@ export class TcpListener {
       }
     });
     // Errors (ECONNRESET, EPIPE) end this connection only; 'close' does the bookkeeping.
-    socket.on("error", () => {});
+    socket.on("error", () => {
+      this.stats.transportErrors++;
+    });
     socket.on("close", () => {
       flow.markClosed();
       this.sockets.delete(socket);

@@ -48,7 +48,7 @@ export class UdpEndpoint {
     });
     // ICMP port-unreachable and the like surface here; they concern one peer, not the server.
     socket.on("error", () => {
-      stats.handlerErrors++;
+      stats.transportErrors++;
     });
   }
 
