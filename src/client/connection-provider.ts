@@ -87,7 +87,7 @@ async function probeUdp(opts: ConnectionProviderOptions): Promise<void> {
 // Per-client
 
 class PerClientLink implements ClientLink {
-  private released = false;
+  released = false;
   constructor(
     private readonly socket: SipSocket,
     private readonly retransmitter: UdpRetransmitter | undefined,
@@ -114,6 +114,10 @@ class PerClientLink implements ClientLink {
       if (key !== undefined) this.retransmitter.track(key.method, key.branch, data);
     }
     return this.socket.send(data);
+  }
+
+  forget(branch: string, method: string): void {
+    this.retransmitter?.cancel(branch, method);
   }
 
   async release(): Promise<void> {
@@ -154,7 +158,7 @@ class PerClientProvider implements ConnectionProvider {
       () => retransmitter,
       (message, data) => endpoint.onMessage(message, data),
       (error) => {
-        if (link !== undefined && !link.closed) endpoint.onClosed(error);
+        if (link !== undefined && !link.released) endpoint.onClosed(error);
       },
     );
     const socket: SipSocket =
@@ -217,6 +221,11 @@ class SharedLink implements ClientLink {
       this.conn.retransmitter?.track(key.method, key.branch, data);
     }
     return this.conn.socket.send(data);
+  }
+
+  forget(branch: string, method: string): void {
+    this.conn.retransmitter?.cancel(branch, method);
+    this.demux.forgetRequest(branch, method);
   }
 
   async release(): Promise<void> {

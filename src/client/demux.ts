@@ -108,6 +108,13 @@ export class Demux<E> {
     this.scheduleRotation();
   }
 
+  /** Stop routing responses of an abandoned transaction. */
+  forgetRequest(branch: string, method: string): void {
+    const key = transactionKey(branch, method);
+    this.current.delete(key);
+    this.previous.delete(key);
+  }
+
   /** The client an incoming message belongs to, or undefined. */
   route(m: SipMessage): E | undefined {
     if (m.kind === "response") {

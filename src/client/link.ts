@@ -28,6 +28,11 @@ export interface ClientLink {
   readonly closed: boolean;
   /** Send one SIP message. Throws nothing: returns false when the connection is gone. */
   send(data: string): boolean;
+  /**
+   * The transaction sent with this branch is over without an answer (the client gave up on it):
+   * stop retransmitting it (UDP) and stop routing its responses (shared model).
+   */
+  forget(branch: string, method: string): void;
   /** Stop using the link (per-client model: closes the socket). Safe twice. */
   release(): Promise<void>;
 }

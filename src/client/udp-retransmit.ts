@@ -89,6 +89,13 @@ export class UdpRetransmitter {
     }
   }
 
+  /** Stop retransmitting one request (its transaction was abandoned). */
+  cancel(branch: string, method: string): void {
+    const key = transactionKey(branch, method);
+    this.pending.get(key)?.timer.cancel();
+    this.pending.delete(key);
+  }
+
   get size(): number {
     return this.pending.size;
   }

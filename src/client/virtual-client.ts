@@ -372,6 +372,8 @@ export class VirtualClient {
     } catch {
       transaction = undefined;
     }
+    const branch = (transaction as { id?: unknown } | undefined)?.id;
+    if (typeof branch === "string") this.link?.forget(branch, "REGISTER");
     // Synchronously reports a 408 through rejected() when the transaction was still pending.
     expireNonInviteTransaction(transaction);
     if (!attempt.settled) this.endedFailure(attempt);
