@@ -16,6 +16,9 @@ export class IncomingRequest {
     readonly flow: Flow,
     readonly transaction: ServerTransaction,
     private readonly sender: ResponseSender,
+    /** Already validated by the core (present, CSeq method = request method). */
+    readonly callId: string,
+    readonly cseq: number,
   ) {}
 
   get method(): string {

@@ -127,7 +127,7 @@ export class SipCore implements TransportHandler {
 
     this.stats.request(method);
     addReceived(message, topVia, flow);
-    const req = new IncomingRequest(message, flow, this.table.create(key, method, flow), this.sender);
+    const req = new IncomingRequest(message, flow, this.table.create(key, method, flow), this.sender, callId, cseq.seq);
     if (method === "INVITE") req.transaction.onCancel = () => req.respondNow(487, "Request Terminated");
 
     if (method === "CANCEL") {

@@ -13,7 +13,7 @@
  * Domains: any AOR is served (a load-test registrar should not refuse users for the host name
  * they were configured with, e.g. SIPp's `sip:user@127.0.0.1`); --domain sets the realm only.
  */
-import { getHeader, getHeaderLines, getHeaderValues, formatParams, parseNameAddr, parseCSeq, type HeaderParams } from "../../protocol/sip/headers.js";
+import { getHeader, getHeaderLines, getHeaderValues, formatParams, parseNameAddr, type HeaderParams } from "../../protocol/sip/headers.js";
 import type { HeaderList } from "../../protocol/sip/message.js";
 import { addressOfRecord as canonicalAor, parseSipUri } from "../../protocol/sip/uri.js";
 import type { Clock } from "../../time/clock.js";
@@ -76,9 +76,6 @@ export class RegisterHandler {
       this.ok(req, this.store.lookup(aor.aor), []);
       return;
     }
-    const callId = getHeader(m, "Call-ID")!;
-    const cseq = parseCSeq(getHeader(m, "CSeq")!)!.seq;
-
     const updates: ContactUpdate[] = [];
     for (const value of contactValues) {
       const contact = parseNameAddr(value);
@@ -113,7 +110,7 @@ export class RegisterHandler {
     }
 
     const path = getHeaderValues(m, "Path");
-    const result = this.store.apply(aor.aor, updates, { callId, cseq, flow: req.flow, path });
+    const result = this.store.apply(aor.aor, updates, { callId: req.callId, cseq: req.cseq, flow: req.flow, path });
     if (!result.ok) {
       req.respond(500, "Server Internal Error", [["Warning", `399 cpm-serv "CSeq not above the last REGISTER of this Call-ID"`]]);
       return;
