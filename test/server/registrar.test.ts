@@ -164,6 +164,16 @@ describe("registrar", () => {
     expect(s.stats()).toMatchObject({ requests: { REGISTER: 2 }, retransmissions: 0, contacts: 1 });
   });
 
+  it("Path is echoed in the 200 to a client that supports path (RFC 3327), and not otherwise", async () => {
+    const s = await server();
+    const peer = await udpPeer();
+    const path = ["Path: <sip:edge1.cpm.test;lr>", "Path: <sip:edge2.cpm.test;lr>"];
+    const withSupport = await peer.exchange(request({ user: "p1", headers: [...path, "Supported: path, gruu"] }), s.sipAddress.port);
+    expect(getHeaderValues(withSupport, "Path")).toEqual(["<sip:edge1.cpm.test;lr>", "<sip:edge2.cpm.test;lr>"]);
+    const without = await peer.exchange(request({ user: "p2", headers: path }), s.sipAddress.port);
+    expect(getHeaderValues(without, "Path")).toEqual([]);
+  });
+
   it("TCP: the binding remembers the connection; responses come back on it", async () => {
     const s = await server();
     const peer = await TcpPeer.open(s.sipAddress.port);

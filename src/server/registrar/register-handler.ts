@@ -112,7 +112,7 @@ export class RegisterHandler {
     const path = getHeaderValues(m, "Path");
     const result = this.store.apply(aor.aor, updates, { callId: req.callId, cseq: req.cseq, flow: req.flow, path });
     if (!result.ok) {
-      req.respond(500, "Server Internal Error", [["Warning", `399 cpm-serv "CSeq not above the last REGISTER of this Call-ID"`]]);
+      req.respond(500, "Server Internal Error", [["Warning", `399 cpm-serv "CSeq below the last REGISTER of this Call-ID"`]]);
       return;
     }
     this.ok(req, result.bindings, path);
