@@ -90,21 +90,53 @@ function requireFunction(holder: unknown, name: string, symbol: string, mustCont
   if (mustContain !== undefined && !squash(String(fn)).includes(squash(mustContain))) fail(symbol, `no longer contains "${mustContain}"`);
 }
 
+/** The SIP.js objects this module replaces or relies on (injectable so the check can be tested). */
+export interface SipJsSymbols {
+  Parser: unknown;
+  UserAgent: unknown;
+  IncomingMessage: unknown;
+  Grammar: unknown;
+  ClientTransaction: unknown;
+  InviteClientTransaction: unknown;
+  NonInviteClientTransaction: unknown;
+  Registerer: unknown;
+  Timers: unknown;
+}
+
+const proto = (cls: unknown): unknown => (cls as { prototype?: unknown } | undefined)?.prototype;
+
+/**
+ * The symbols as this SIP.js installation had them when this module loaded, before any patch
+ * (copies of the patched holders keep the stock functions, so the check can run again later).
+ */
+export const stockSipJsSymbols: SipJsSymbols = {
+  Parser: { parseMessage: Parser.parseMessage },
+  UserAgent,
+  IncomingMessage,
+  Grammar,
+  ClientTransaction: { makeId: (ClientTransaction as unknown as { makeId: unknown }).makeId },
+  InviteClientTransaction: { prototype: { ackResponse: InviteClientTransaction.prototype.ackResponse } },
+  NonInviteClientTransaction,
+  Registerer,
+  Timers,
+};
+
 /** Throws naming the first symbol that is not what this module expects. */
-export function checkSipJs(): void {
-  requireFunction(Parser, "parseMessage", "Core.Parser.parseMessage");
-  requireFunction(UserAgent.prototype, "onTransportMessage", "UserAgent.onTransportMessage", "Parser.parseMessage(");
-  requireFunction(IncomingMessage.prototype, "parseHeader", "IncomingMessage.parseHeader", "header.parsed");
-  requireFunction(Grammar, "parse", "Grammar.parse");
-  requireFunction(ClientTransaction, "makeId", "ClientTransaction.makeId", "z9hG4bK");
-  requireFunction(InviteClientTransaction.prototype, "ackResponse", "InviteClientTransaction.ackResponse", "ackRetransmissionCache.set(toTag, ack)");
-  requireFunction(NonInviteClientTransaction.prototype, "timerF", "NonInviteClientTransaction.timerF", "onRequestTimeout");
-  requireFunction(Registerer.prototype, "clearTimers", "Registerer.clearTimers", "registrationTimer");
-  requireFunction(Registerer.prototype, "generateContactHeader", "Registerer.generateContactHeader", "expires");
-  for (const timer of ["T1", "TIMER_L", "TIMER_M"] as const) {
-    if (typeof (Timers as Record<string, unknown>)[timer] !== "number") fail(`Core.Timers.${timer}`, "is missing");
+export function checkSipJs(lib: SipJsSymbols = stockSipJsSymbols): void {
+  requireFunction(lib.Parser, "parseMessage", "Core.Parser.parseMessage");
+  requireFunction(proto(lib.UserAgent), "onTransportMessage", "UserAgent.onTransportMessage", "Parser.parseMessage(");
+  requireFunction(proto(lib.IncomingMessage), "parseHeader", "IncomingMessage.parseHeader", "header.parsed");
+  requireFunction(lib.Grammar, "parse", "Grammar.parse");
+  requireFunction(lib.ClientTransaction, "makeId", "ClientTransaction.makeId", "z9hG4bK");
+  requireFunction(proto(lib.InviteClientTransaction), "ackResponse", "InviteClientTransaction.ackResponse", "ackRetransmissionCache.set(toTag, ack)");
+  requireFunction(proto(lib.NonInviteClientTransaction), "timerF", "NonInviteClientTransaction.timerF", "onRequestTimeout");
+  requireFunction(proto(lib.Registerer), "clearTimers", "Registerer.clearTimers", "registrationTimer");
+  requireFunction(proto(lib.Registerer), "generateContactHeader", "Registerer.generateContactHeader", "expires");
+  const timers = lib.Timers as Record<string, unknown> | undefined;
+  for (const timer of ["T1", "T2", "TIMER_L", "TIMER_M"]) {
+    if (typeof timers?.[timer] !== "number") fail(`Core.Timers.${timer}`, "is missing");
   }
-  if (!Object.isExtensible(Timers) || Object.isFrozen(Timers)) fail("Core.Timers", "is no longer mutable");
+  if (Object.isFrozen(timers)) fail("Core.Timers", "is no longer mutable");
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -195,7 +227,7 @@ function parseMessage(data: string, logger: Logger): SipJsIncomingMessage | unde
 
 /** SIP.js's own parseMessage (for the golden tests and as the fallback). */
 export function stockParse(data: string, logger: Logger): SipJsIncomingMessage | undefined {
-  return (stockParseMessage ?? (Parser.parseMessage as ParseMessage))(data, logger);
+  return (stockSipJsSymbols.Parser as { parseMessage: ParseMessage }).parseMessage(data, logger);
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -206,7 +238,7 @@ export function installSipJsRuntime(opts: SipJsRuntimeOptions = {}): void {
   if (!Number.isFinite(timerLMs) || timerLMs < 0) throw new RangeError(`timerLMs must be a non-negative number of ms, got ${timerLMs}`);
   if (!installed) {
     checkSipJs();
-    stockParseMessage = Parser.parseMessage as ParseMessage;
+    stockParseMessage = (stockSipJsSymbols.Parser as { parseMessage: ParseMessage }).parseMessage;
     (Parser as { parseMessage: ParseMessage }).parseMessage = parseMessage;
     (ClientTransaction as unknown as { makeId: typeof makeId }).makeId = makeId;
     (InviteClientTransaction.prototype as unknown as { ackResponse: typeof ackResponse }).ackResponse = ackResponse;

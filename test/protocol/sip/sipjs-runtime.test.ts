@@ -1,0 +1,174 @@
+/**
+ * The SIP.js runtime: what it replaces, that it is idempotent, that it refuses a SIP.js that
+ * changed, unique branch ids (also on the ACK path), Timers L/M, and the parser seam.
+ */
+import { describe, expect, it } from "vitest";
+import { Parser } from "sip.js/lib/core/messages/parser.js";
+import { OutgoingRequestMessage } from "sip.js/lib/core/messages/outgoing-request-message.js";
+import { IncomingResponseMessage } from "sip.js/lib/core/messages/incoming-response-message.js";
+import { Timers } from "sip.js/lib/core/timers.js";
+import { ClientTransaction } from "sip.js/lib/core/transactions/client-transaction.js";
+import { InviteClientTransaction } from "sip.js/lib/core/transactions/invite-client-transaction.js";
+import { URI } from "sip.js/lib/grammar/uri.js";
+import { parseSipMessage } from "../../../src/protocol/sip/parser.js";
+import {
+  checkSipJs,
+  deliverParsed,
+  installSipJsRuntime,
+  isSipJsRuntimeInstalled,
+  nextBranch,
+  sipJsRuntimeStats,
+  stockParse,
+  stockSipJsSymbols,
+  type SipJsSymbols,
+} from "../../../src/protocol/sip/sipjs-runtime.js";
+
+installSipJsRuntime();
+
+const logger = { error() {}, warn() {}, log() {}, debug() {} } as never;
+const makeId = (ClientTransaction as unknown as { makeId(r: unknown): string }).makeId;
+
+const REGISTER_200 = [
+  "SIP/2.0 200 OK",
+  "Via: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK5f3a.1;rport=50122;received=127.0.0.1",
+  'From: <sip:alice@cpm.test>;tag=k3jf8s',
+  "To: <sip:alice@cpm.test>;tag=srv",
+  "Call-ID: a84b4c76e66710@cpm.test",
+  "CSeq: 2 REGISTER",
+  'Contact: <sip:alice@127.0.0.1:50122;transport=tcp>;expires=600;+sip.instance="<urn:uuid:00000000-0000-5000-8000-000000000000>"',
+  "Content-Length: 0",
+  "",
+  "",
+].join("\r\n");
+
+describe("installSipJsRuntime", () => {
+  it("replaces parseMessage, makeId and the 2xx ACK path once; installing again only updates timers", () => {
+    expect(isSipJsRuntimeInstalled()).toBe(true);
+    const parse = Parser.parseMessage;
+    const id = makeId;
+    const ack = InviteClientTransaction.prototype.ackResponse;
+    expect(parse).not.toBe((stockSipJsSymbols.Parser as { parseMessage: unknown }).parseMessage);
+    installSipJsRuntime({ timerLMs: 2000 });
+    expect(Parser.parseMessage).toBe(parse);
+    expect((ClientTransaction as unknown as { makeId: unknown }).makeId).toBe(id);
+    expect(InviteClientTransaction.prototype.ackResponse).toBe(ack);
+    expect(Timers.TIMER_L).toBe(2000);
+    expect(Timers.TIMER_M).toBe(2000);
+    installSipJsRuntime();
+    expect(Timers.TIMER_L).toBe(64 * Timers.T1);
+    expect(Timers.TIMER_M).toBe(32_000);
+    expect(() => installSipJsRuntime({ timerLMs: -1 })).toThrow(RangeError);
+  });
+
+  it("accepts this SIP.js and names the first symbol that is missing or changed", () => {
+    expect(() => checkSipJs()).not.toThrow();
+    const broken: Array<[Partial<SipJsSymbols>, string]> = [
+      [{ Parser: {} }, "Core.Parser.parseMessage is missing"],
+      [{ ClientTransaction: { makeId: () => "z9hG4bK1" } }, ""],
+      [{ ClientTransaction: { makeId: () => "x" } }, 'ClientTransaction.makeId no longer contains "z9hG4bK"'],
+      [{ InviteClientTransaction: { prototype: {} } }, "InviteClientTransaction.ackResponse is missing"],
+      [{ NonInviteClientTransaction: class {} }, "NonInviteClientTransaction.timerF is missing"],
+      [{ Timers: { T1: 500, T2: 4000, TIMER_L: 1 } }, "Core.Timers.TIMER_M is missing"],
+      [{ Timers: Object.freeze({ T1: 500, T2: 4000, TIMER_L: 1, TIMER_M: 1 }) }, "Core.Timers is no longer mutable"],
+      [{ UserAgent: class { onTransportMessage() {} } }, 'UserAgent.onTransportMessage no longer contains "Parser.parseMessage("'],
+    ];
+    for (const [patch, message] of broken) {
+      const lib = { ...stockSipJsSymbols, ...patch };
+      if (message === "") expect(() => checkSipJs(lib)).not.toThrow();
+      else expect(() => checkSipJs(lib)).toThrow(`SIP.js runtime: ${message}; cpm-load is built for sip.js 0.21.2`);
+    }
+  });
+});
+
+describe("branch ids", () => {
+  it("100,000 generated are unique, carry the RFC 3261 magic cookie and are tokens", () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 100_000; i++) seen.add(makeId({ method: i % 2 ? "INVITE" : "MESSAGE" }));
+    expect(seen.size).toBe(100_000);
+    for (const b of [...seen].slice(0, 1000)) expect(b).toMatch(/^z9hG4bK[0-9a-f]{16}\.[0-9a-z]+$/);
+  });
+
+  it("a CANCEL reuses the branch of its INVITE, as in stock SIP.js", () => {
+    expect(makeId({ method: "CANCEL", branch: "z9hG4bKinvite" })).toBe("z9hG4bKinvite");
+    expect(() => makeId({ method: "CANCEL" })).toThrow("Outgoing CANCEL request without a branch.");
+  });
+
+  it("the ACK to a 2xx gets a fresh unique branch and is cached for retransmitted 2xx", async () => {
+    const sent: string[] = [];
+    const cache = new Map<string, unknown>();
+    const fakeTransaction = {
+      ackRetransmissionCache: cache,
+      transport: { protocol: "UDP" },
+      send: (m: string) => {
+        sent.push(m);
+        return Promise.resolve();
+      },
+      logTransportError() {},
+    };
+    const acks: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ack = new OutgoingRequestMessage(
+        "ACK",
+        new URI("sip", "bob", "127.0.0.1", 5070),
+        new URI("sip", "alice", "cpm.test"),
+        new URI("sip", "bob", "cpm.test"),
+        { toTag: `to${i}`, viaHost: "127.0.0.1", forceRport: true, callId: "c1", cseq: 1 },
+      );
+      InviteClientTransaction.prototype.ackResponse.call(fakeTransaction as never, ack);
+      expect(cache.get(`to${i}`)).toBe(ack);
+      acks.push(ack.branch!);
+    }
+    expect(new Set(acks).size).toBe(3);
+    for (const b of acks) expect(b).toMatch(/^z9hG4bK[0-9a-f]{16}\./);
+    expect(sent[0]).toMatch(/^ACK sip:bob@127\.0\.0\.1:5070 SIP\/2\.0\r\n/);
+    expect(sent[0]).toContain(`Via: SIP/2.0/UDP 127.0.0.1;branch=${acks[0]};rport\r\n`);
+  });
+
+  it("nextBranch counts what it made", () => {
+    const before = sipJsRuntimeStats.branches;
+    nextBranch();
+    nextBranch();
+    expect(sipJsRuntimeStats.branches - before).toBe(2);
+  });
+});
+
+describe("the parser seam", () => {
+  it("Parser.parseMessage runs our codec and returns what the stock parser returns", () => {
+    const before = { ...sipJsRuntimeStats };
+    const ours = Parser.parseMessage(REGISTER_200, logger);
+    expect(sipJsRuntimeStats.fastParsed - before.fastParsed).toBe(1);
+    expect(sipJsRuntimeStats.stockParsed).toBe(before.stockParsed);
+    expect(ours).toBeInstanceOf(IncomingResponseMessage);
+    expect(ours).toStrictEqual(stockParse(REGISTER_200, logger));
+  });
+
+  it("a message the transport parsed already is handed over, not parsed again", () => {
+    const parsed = parseSipMessage(REGISTER_200);
+    if (!parsed.ok) throw parsed.error;
+    // Mark the handed-over object: a re-parse of the text would not have the mark.
+    const marked = { ...parsed.message, headers: parsed.message.headers.map(([n, v]) => [n, n === "Call-ID" ? "handed-over" : v] as [string, string]) };
+    const before = { ...sipJsRuntimeStats };
+    let result: unknown;
+    deliverParsed(REGISTER_200, marked, () => {
+      result = Parser.parseMessage(REGISTER_200, logger);
+    });
+    expect((result as IncomingResponseMessage).callId).toBe("handed-over");
+    expect(sipJsRuntimeStats.handedOver - before.handedOver).toBe(1);
+    // Outside a delivery the text is parsed.
+    expect((Parser.parseMessage(REGISTER_200, logger) as IncomingResponseMessage).callId).toBe("a84b4c76e66710@cpm.test");
+  });
+
+  it("what the fast path declines (a folded header) goes to the stock parser, with the stock result", () => {
+    const folded = REGISTER_200.replace("CSeq: 2 REGISTER", "CSeq: 2\r\n REGISTER");
+    const before = { ...sipJsRuntimeStats };
+    const ours = Parser.parseMessage(folded, logger);
+    expect(sipJsRuntimeStats.stockParsed - before.stockParsed).toBe(1);
+    expect(ours).toStrictEqual(stockParse(folded, logger));
+  });
+
+  it("garbage is refused the way the stock parser refuses it", () => {
+    for (const junk of ["", "hello", "SIP/2.0 200 OK\r\nVia: nonsense\r\n\r\n"]) {
+      expect(Parser.parseMessage(junk, logger)).toStrictEqual(stockParse(junk, logger));
+    }
+  });
+});
