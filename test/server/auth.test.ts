@@ -2,7 +2,7 @@
  * Digest authentication of REGISTER over real UDP sockets: challenges parsed from the wire and
  * answered with the codec's digest functions.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   buildDigestCredentials,
   formatDigestCredentials,
@@ -11,25 +11,19 @@ import {
 } from "../../src/protocol/sip/digest.js";
 import { getHeader, getHeaderLines } from "../../src/protocol/sip/headers.js";
 import type { SipResponse } from "../../src/protocol/sip/message.js";
-import { createCpmServer, type CpmServer, type CpmServerOptions } from "../../src/server/index.js";
+import type { CpmServer, CpmServerOptions } from "../../src/server/index.js";
 import { FakeClock } from "../../src/time/clock.js";
-import { request, UdpPeer } from "./peers.js";
+import { request, serverFixtures, type UdpPeer } from "./peers.js";
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const fixtures = serverFixtures();
 
 async function setup(opts: CpmServerOptions = {}): Promise<{ s: CpmServer; peer: UdpPeer }> {
-  const s = await createCpmServer({
-    port: 0,
+  const s = await fixtures.server({
     transports: ["udp"],
     auth: { realm: "cpm.test", passwordTemplate: "{user}-secret", users: [{ user: "bob", password: "bobs-password" }] },
     ...opts,
   });
-  const peer = await UdpPeer.open();
-  cleanup.push(() => s.close(), () => peer.close());
-  return { s, peer };
+  return { s, peer: await fixtures.udpPeer() };
 }
 
 function challengesOf(r: SipResponse): DigestChallenge[] {

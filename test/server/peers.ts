@@ -6,7 +6,9 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { connect, type Socket } from "node:net";
 import { parseSipMessage, SipStreamFramer } from "../../src/protocol/sip/parser.js";
+import { afterEach } from "vitest";
 import type { SipResponse } from "../../src/protocol/sip/message.js";
+import { createCpmServer, type CpmServer, type CpmServerOptions } from "../../src/server/index.js";
 
 let counter = 0;
 
@@ -169,4 +171,35 @@ export class TcpPeer {
     this.socket.destroy();
     return this.closed;
   }
+}
+
+/**
+ * Per-test resources: servers and peers opened through it are closed after each test, in reverse
+ * order, whatever the test's outcome.
+ */
+export function serverFixtures() {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  return {
+    defer(fn: () => Promise<void>): void {
+      cleanup.push(fn);
+    },
+    async server(opts: CpmServerOptions = {}): Promise<CpmServer> {
+      const s = await createCpmServer({ port: 0, ...opts });
+      cleanup.push(() => s.close());
+      return s;
+    },
+    async udpPeer(): Promise<UdpPeer> {
+      const p = await UdpPeer.open();
+      cleanup.push(() => p.close());
+      return p;
+    },
+    async tcpPeer(port: number): Promise<TcpPeer> {
+      const p = await TcpPeer.open(port);
+      cleanup.push(() => p.close());
+      return p;
+    },
+  };
 }

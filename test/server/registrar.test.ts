@@ -2,28 +2,12 @@
  * The registrar over real sockets: raw REGISTERs from UDP and TCP peers on 127.0.0.1, answers
  * parsed from the wire.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getHeader, getHeaderValues, parseNameAddr } from "../../src/protocol/sip/headers.js";
-import { createCpmServer, type CpmServer, type CpmServerOptions } from "../../src/server/index.js";
 import { FakeClock } from "../../src/time/clock.js";
-import { request, TcpPeer, UdpPeer } from "./peers.js";
+import { request, serverFixtures } from "./peers.js";
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-
-async function server(opts: CpmServerOptions = {}): Promise<CpmServer> {
-  const s = await createCpmServer({ port: 0, ...opts });
-  cleanup.push(() => s.close());
-  return s;
-}
-
-async function udpPeer(): Promise<UdpPeer> {
-  const p = await UdpPeer.open();
-  cleanup.push(() => p.close());
-  return p;
-}
+const { server, udpPeer, tcpPeer } = serverFixtures();
 
 /** Contact URI → expires, from a 200's Contact lines. */
 function contactsOf(m: { headers: Array<[string, string]> }): Record<string, string | null | undefined> {
@@ -176,8 +160,7 @@ describe("registrar", () => {
 
   it("TCP: the binding remembers the connection; responses come back on it", async () => {
     const s = await server();
-    const peer = await TcpPeer.open(s.sipAddress.port);
-    cleanup.push(() => peer.close());
+    const peer = await tcpPeer(s.sipAddress.port);
     const r = await peer.exchange(request({ transport: "TCP", via: peer.address, expires: 300 }));
     expect(r.status).toBe(200);
     expect(s.stats()).toMatchObject({ tcpConnections: 1, contacts: 1 });

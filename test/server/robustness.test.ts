@@ -5,15 +5,12 @@
  * code path that trusts its input).
  */
 import fc from "fast-check";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getHeader } from "../../src/protocol/sip/headers.js";
-import { createCpmServer, type CpmServer } from "../../src/server/index.js";
-import { request, TcpPeer, UdpPeer } from "./peers.js";
+import type { CpmServer } from "../../src/server/index.js";
+import { request, serverFixtures, TcpPeer, type UdpPeer } from "./peers.js";
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const { server, udpPeer, tcpPeer } = serverFixtures();
 
 const METHODS = ["REGISTER", "OPTIONS", "INVITE", "ACK", "CANCEL", "BYE", "MESSAGE", "X-ODD"];
 
@@ -57,9 +54,8 @@ async function stillServes(s: CpmServer, peer: UdpPeer): Promise<void> {
 describe("robustness", () => {
   for (const withAuth of [false, true]) {
     it(`500 mutated requests over UDP${withAuth ? " with digest auth on" : ""}: no internal error, still serving`, async () => {
-      const s = await createCpmServer({ port: 0, auth: withAuth ? { realm: "cpm.test", passwordTemplate: "{user}" } : null });
-      const peer = await UdpPeer.open();
-      cleanup.push(() => s.close(), () => peer.close());
+      const s = await server({ auth: withAuth ? { realm: "cpm.test", passwordTemplate: "{user}" } : null });
+      const peer = await udpPeer();
       for (const text of fc.sample(mutatedRequest, { numRuns: 500, seed: withAuth ? 7 : 42 })) peer.send(text, s.sipAddress.port);
       await stillServes(s, peer);
       expect(s.stats().handlerErrors).toBe(0);
@@ -67,9 +63,8 @@ describe("robustness", () => {
   }
 
   it("mutated requests over one TCP connection: each framed one is answered or dropped, the connection lives", async () => {
-    const s = await createCpmServer({ port: 0 });
-    const peer = await TcpPeer.open(s.sipAddress.port);
-    cleanup.push(() => s.close(), () => peer.close());
+    const s = await server();
+    const peer = await tcpPeer(s.sipAddress.port);
     // Content-Length mutations would desynchronise the stream by design (that closes it): keep them out.
     const texts = fc.sample(mutatedRequest, { numRuns: 300, seed: 3 }).filter((t) => /\r\nContent-Length: 0\r\n\r\n$/.test(t));
     await peer.write(texts.join(""));
@@ -82,16 +77,14 @@ describe("robustness", () => {
   });
 
   it("random bytes on TCP close only that connection", async () => {
-    const s = await createCpmServer({ port: 0 });
-    cleanup.push(() => s.close());
+    const s = await server();
     const bytes = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 400 }), { numRuns: 20, seed: 5 });
     for (const b of bytes) {
       const peer = await TcpPeer.open(s.sipAddress.port);
       await peer.write(Buffer.concat([Buffer.from(b), Buffer.from("\r\n\r\n")])).catch(() => undefined);
       await peer.close();
     }
-    const peer = await TcpPeer.open(s.sipAddress.port);
-    cleanup.push(() => peer.close());
+    const peer = await tcpPeer(s.sipAddress.port);
     const r = await peer.exchange(request({ method: "OPTIONS", transport: "TCP" }));
     expect([r.status, getHeader(r, "Server")]).toEqual([200, "CPM-serv/OMA1.0"]);
     expect(s.stats().handlerErrors).toBe(0);

@@ -2,34 +2,13 @@
  * What the server answers besides REGISTER, and how it treats bad input, over real sockets.
  */
 import { createServer } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
 import { getHeader, getHeaderValues } from "../../src/protocol/sip/headers.js";
-import { createCpmServer, type CpmServer, type CpmServerOptions } from "../../src/server/index.js";
-import { request, TcpPeer, UdpPeer } from "./peers.js";
+import { createCpmServer } from "../../src/server/index.js";
+import { request, serverFixtures, TcpPeer } from "./peers.js";
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-
-async function server(opts: CpmServerOptions = {}): Promise<CpmServer> {
-  const s = await createCpmServer({ port: 0, ...opts });
-  cleanup.push(() => s.close());
-  return s;
-}
-
-async function udpPeer(): Promise<UdpPeer> {
-  const p = await UdpPeer.open();
-  cleanup.push(() => p.close());
-  return p;
-}
-
-async function tcpPeer(port: number): Promise<TcpPeer> {
-  const p = await TcpPeer.open(port);
-  cleanup.push(() => p.close());
-  return p;
-}
+const { server, udpPeer, tcpPeer, defer } = serverFixtures();
 
 describe("methods", () => {
   it("OPTIONS → 200 with Allow, Accept and Supported", async () => {
@@ -218,7 +197,7 @@ describe("lifecycle", () => {
   it("a port in use is a UserError naming the port and the fix", async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
-    cleanup.push(() => new Promise((resolve) => blocker.close(() => resolve())));
+    defer(() => new Promise((resolve) => blocker.close(() => resolve())));
     const port = (blocker.address() as { port: number }).port;
     const err = await createCpmServer({ port }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
