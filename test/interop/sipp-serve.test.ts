@@ -60,7 +60,7 @@ describe.skipIf(!hasBinary("sipp"))("SIPp registers against cpm-load serve", () 
   it("SIPp answers the digest challenge of serve --auth and registers", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cpm-sipp-"));
     const users = join(dir, "users.csv");
-    writeFileSync(users, ["SEQUENTIAL", ...Array.from({ length: 50 }, (_, i) => `sipp${i};sipp${i}-secret`)].join("\n") + "\n");
+    writeFileSync(users, ["SEQUENTIAL", ...Array.from({ length: 50 }, (_, i) => `sipp${i};[authentication username=sipp${i} password=sipp${i}-secret]`)].join("\n") + "\n");
     const result = await runSipp(["-sf", join(here, "sipp-register-digest.xml"), "-inf", users, "-m", "50", "-r", "50", "-t", "u1", `127.0.0.1:${authPort}`]);
     expect(result.output).toMatch(/Successful call\s*\|\s*\d+\s*\|\s*50\b/);
     expect(result.code).toBe(0);
@@ -69,7 +69,7 @@ describe.skipIf(!hasBinary("sipp"))("SIPp registers against cpm-load serve", () 
   it("a wrong password from SIPp is refused (the scenario expecting 200 fails)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cpm-sipp-"));
     const users = join(dir, "users.csv");
-    writeFileSync(users, "SEQUENTIAL\nmallory;not-the-password\n");
+    writeFileSync(users, "SEQUENTIAL\nmallory;[authentication username=mallory password=not-the-password]\n");
     const result = await runSipp(["-sf", join(here, "sipp-register-digest.xml"), "-inf", users, "-m", "1", "-t", "u1", `127.0.0.1:${authPort}`]);
     expect(result.output).toMatch(/Failed call\s*\|\s*\d+\s*\|\s*1\b/);
     expect(result.code).not.toBe(0);
