@@ -137,6 +137,34 @@ describe("runLoadTest against the embedded server", () => {
     expect(rows.length).toBeGreaterThan(0);
   });
 
+  it("measures an injected 20 ms server delay from the intended start (per-client UDP, generous bounds)", async () => {
+    const cfg = config({ clients: 40, arrivalRate: 40, phases: [[1, 0], [2, 40]] }, { connection: "per-client", transport: "udp", delay: "20ms" });
+    const result = await runLoadTest(cfg);
+    expect(result.exitCode).toBe(ExitCode.ok);
+    const { summary } = readResults(result.outDir);
+    const register = summary.latencies[Latency.register]!;
+    const service = summary.latencies[`${Latency.register}.service`]!;
+    // Never below the injected delay; the bench (npm run bench) prints the precise figures.
+    expect(register.min).toBeGreaterThanOrEqual(20);
+    expect(service.min).toBeGreaterThanOrEqual(20);
+    expect(register.p50).toBeLessThan(30);
+    expect(register.p99).toBeLessThan(100);
+    // Timed from the intended instant, the latency can only include more than the service time.
+    expect(register.p50).toBeGreaterThanOrEqual(service.p50);
+    expect(family(summary.counters, Counter.registerFailures)).toBe(0);
+  });
+
+  it("returns exit code 130 with results when aborted before it starts", async () => {
+    const cfg = config(hundredClients, { connection: "shared" });
+    const controller = new AbortController();
+    controller.abort();
+    const result = await runLoadTest(cfg, { signal: controller.signal });
+    expect(result.exitCode).toBe(ExitCode.interrupted);
+    const { summary } = readResults(result.outDir);
+    expect(summary.status).toBe("interrupted");
+    expect(summary.counters[Counter.registerAttempts] ?? 0).toBe(0);
+  });
+
   it("exits 99 when a threshold fails, with the results written", async () => {
     const cfg = config({ ...hundredClients, thresholds: "  register.successes:\n    - count > 1000000\n" }, { connection: "shared" });
     const result = await runLoadTest(cfg);
