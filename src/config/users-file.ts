@@ -1,5 +1,6 @@
 /**
- * SIPp-style users files (`--users users.csv`): one `user;password` per line; an optional first
+ * SIPp-style users files (`--users users.csv`): one `user;password` per line (or SIPp's digest
+ * form `user;[authentication username=user password=secret]`); an optional first
  * line SEQUENTIAL, RANDOM or USER (SIPp's injection-file modes); `#` comment lines and blank lines
  * are skipped; fields after the password are ignored so SIPp files with extra columns work.
  * RANDOM shuffles the users with the run's seed (deterministic); SEQUENTIAL and USER keep the order.
@@ -36,8 +37,15 @@ export function parseUsersFile(text: string, fileName: string): UsersFileParse {
         return;
       }
     }
-    const [user = "", password = ""] = line.split(";").map((f) => f.trim());
-    if (user === "" || password === "") {
+    const [user = "", second = ""] = line.split(";").map((f) => f.trim());
+    // SIPp's own digest form: "user;[authentication username=user password=secret]".
+    const keyword = /^\[authentication\s+username=(\S+)\s+password=(\S+?)\s*\]$/i.exec(second);
+    if (keyword && keyword[1] !== user) {
+      problems.push(`${at}: the authentication username '${keyword[1]}' differs from the user '${user}': cpm-load registers and authenticates with one name, so make them equal`);
+      return;
+    }
+    const password = keyword ? keyword[2]! : second;
+    if (user === "" || password === "" || /^\[authentication\b/i.test(password)) {
       problems.push(`${at}: '${line}' is not 'user;password': write one user and its password per line, separated by ';'`);
       return;
     }

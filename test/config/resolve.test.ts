@@ -250,6 +250,15 @@ describe("--users", () => {
     ]);
   });
 
+  it("understands SIPp's [authentication username=… password=…] field", () => {
+    const file = usersFile("SEQUENTIAL\nsipp0;[authentication username=sipp0 password=s0-secret]\nsipp1;[authentication username=other password=x]\n");
+    expect(problemsOf(() => resolve({ users: file, clients: "1" }))).toEqual([
+      `${file}:3: the authentication username 'other' differs from the user 'sipp1': cpm-load registers and authenticates with one name, so make them equal.`,
+    ]);
+    const ok = usersFile("sipp0;[authentication username=sipp0 password=s0-secret]\n");
+    expect(resolve({ users: ok, clients: "1" }).users).toEqual([{ user: "sipp0", password: "s0-secret" }]);
+  });
+
   it("RANDOM shuffles deterministically by seed", () => {
     const lines = Array.from({ length: 20 }, (_, i) => `u${i};p${i}`);
     const file = usersFile(`RANDOM\n${lines.join("\n")}\n`);
