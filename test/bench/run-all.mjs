@@ -41,7 +41,7 @@ for (const row of r.rows) {
     `REGISTER refresh at ${fmt(row.targetRate)} /s (shared TCP, ${row.workers} client worker${row.workers === 1 ? "" : "s"})`,
     `${fmt(row.achievedRate)} /s, p50 ${fmt(row.registerP50Ms, 2)} ms, p99 ${fmt(row.registerP99Ms, 2)} ms ` +
       `(steady ${fmt(row.steadyP50Ms, 2)} / ${fmt(row.steadyP99Ms, 2)}), ` +
-      `fail ${row.failures}, drop ${row.dropped}, lag p99 ${fmt(row.generatorLagP99Ms, 1)} ms${row.sustained ? "" : "  (not sustained)"}`,
+      `fail ${row.failures}, drop ${row.dropped}, steady lag p99 ${fmt(row.generatorLagP99Ms, 1)} ms${row.sustained ? "" : "  (not sustained)"}`,
   );
 }
 add(
