@@ -28,9 +28,15 @@ export async function runCommand(args: RunArgs): Promise<void> {
     process.stderr.write("\ncpm-load: stopping — writing the results (press Ctrl-C again to quit at once)\n");
   });
   try {
-    const result = await runLoadTest(config, { write: (text: string) => void process.stdout.write(text), signal: stop.signal });
+    let tail = "";
+    const write = (text: string) => {
+      process.stdout.write(text);
+      tail = (tail + text).slice(-4096);
+    };
+    const result = await runLoadTest(config, { write, signal: stop.signal });
     process.exitCode = result.exitCode;
-    process.stdout.write(`Results written to ${result.outDir}\n`);
+    // The summary normally names the results folder; say it here only when it did not.
+    if (!tail.includes(result.outDir)) process.stdout.write(`Results written to ${result.outDir}\n`);
   } finally {
     stop.dispose();
     exitSoon(2000, process.env.CPM_LOAD_DEBUG === "1");
