@@ -40,6 +40,9 @@ export const Counter = {
   iterationsDropped: "iterations.dropped",
   sipBytesSent: "sip.bytes_sent",
   sipBytesReceived: "sip.bytes_received",
+  /** MSRP bytes written to / read from sockets (headers and bodies, every connection). */
+  msrpBytesSent: "msrp.bytes_sent",
+  msrpBytesReceived: "msrp.bytes_received",
   /** Latency samples dropped because they were not finite numbers (a bug upstream; should stay 0). */
   invalidSamples: "metrics.invalid_samples",
 } as const;

@@ -8,3 +8,8 @@ export * from "./serializer.js";
 export * from "./response.js";
 export * from "./chunker.js";
 export * from "./reassembler.js";
+export * from "./session-error.js";
+export * from "./connection.js";
+export * from "./session.js";
+export * from "./endpoint.js";
+export * from "./relay.js";

@@ -1,0 +1,373 @@
+/**
+ * The MSRP endpoint of one worker or one server: a TCP listener for passive sessions, a pool of
+ * outgoing connections for active ones, and the registry that routes every incoming request to
+ * its session.
+ *
+ * Connection reuse (RFC 4975 §5.4): an active session connects to the first URI of its remote
+ * path; when a connection to the same scheme/host/port is already open (and the session is in the
+ * same `connectionGroup`), it is reused, so one connection carries many sessions. An outgoing
+ * connection is closed when its last session is released; incoming ones are left to the peer.
+ *
+ * Routing and binding: a request belongs to the session named by the session-id of the first
+ * To-Path URI (the receiving hop; RFC 4975 §7.3). Matching is by session-id alone, as RFC 6714
+ * (CEMA) does, so a peer that rewrote host or port in the SDP still matches **[choice]**. On a
+ * connection the session is not yet bound to:
+ * - unknown or closed session → 481, and the connection stays open for others;
+ * - a session bound to another connection (or an active session, which only its own connection
+ *   may carry) → 506;
+ * - a passive session whose expected peer URI (last URI of the remote path, when known) differs
+ *   from the request's From-Path → 403 **[choice]**: RFC 4975 asks the passive side to check
+ *   that the request comes from the expected peer; 403 ("action not allowed") is the status
+ *   that says so without claiming the session does not exist;
+ * - otherwise the connection is bound to the session and the request delivered.
+ */
+import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
+import { UserError } from "../../errors.js";
+import { Counter } from "../../metrics/names.js";
+import type { MetricsSink } from "../../metrics/sink.js";
+import { type Clock, realClock } from "../../time/clock.js";
+import { MsrpConnection, type MsrpConnectionHandler } from "./connection.js";
+import { getMsrpHeader, type MsrpRequest, parsePath } from "./message.js";
+import { createMsrpResponse, responseRequired } from "./response.js";
+import { MsrpSession, type MsrpSessionHost, type MsrpSessionOptions } from "./session.js";
+import { MsrpSessionError } from "./session-error.js";
+import { randomTransactionId } from "./transaction-id.js";
+import { type MsrpUri, parseMsrpUri } from "./uri.js";
+
+/** RFC 4975 §6: the port when an msrp URI names none. */
+export const MSRP_DEFAULT_PORT = 2855;
+/** The port written in the paths of an endpoint that does not listen (the discard port, as SDP does for inactive media). */
+const NOT_LISTENING_PORT = 9;
+const ROUTE_CACHE_LIMIT = 256;
+
+export interface MsrpEndpointOptions {
+  /** Address to listen on and to put in paths. Default 127.0.0.1. */
+  host?: string;
+  /** Listening port; 0 (default) picks a free one. */
+  port?: number;
+  /** Accept incoming connections (passive sessions). Default true. */
+  listen?: boolean;
+  /** Host written in our paths when it differs from the listen address. */
+  advertisedHost?: string;
+  clock?: Clock;
+  /** Receives `msrp.bytes_sent` / `msrp.bytes_received` counts. */
+  metrics?: MetricsSink;
+  /** Largest single chunk the framer accepts before closing the connection. Default 16 MiB. */
+  maxFrameBytes?: number;
+  /** Defaults for every session (each createSession() may override them). */
+  sessionDefaults?: Omit<MsrpSessionOptions, "setup" | "localSessionId" | "remotePath">;
+}
+
+export interface MsrpEndpointStats {
+  sessions: number;
+  inboundConnections: number;
+  outboundConnections: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Requests answered 481 / 506 / 403 by the router, and malformed messages. */
+  rejected481: number;
+  rejected506: number;
+  rejected403: number;
+  badFrames: number;
+}
+
+interface PendingConnect {
+  waiters: Array<{ session: MsrpSession; resolve: (c: MsrpConnection) => void; reject: (e: MsrpSessionError) => void }>;
+  socket: Socket;
+}
+
+/** Starts an endpoint; rejects with UserError when the port is taken. */
+export async function createMsrpEndpoint(opts: MsrpEndpointOptions = {}): Promise<MsrpEndpoint> {
+  const endpoint = new MsrpEndpoint(opts);
+  await endpoint.start();
+  return endpoint;
+}
+
+export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
+  readonly clock: Clock;
+  private readonly opts: MsrpEndpointOptions;
+  private readonly listenHost: string;
+  private readonly advertisedHost: string;
+  private server: Server | undefined;
+  private listenPort = 0;
+  private readonly sessions = new Map<string, MsrpSession>();
+  /** Every connection until its socket is gone (lingering ones included), so close() can destroy them. */
+  private readonly connections = new Set<MsrpConnection>();
+  private readonly pool = new Map<string, MsrpConnection>();
+  private readonly connecting = new Map<string, PendingConnect>();
+  private closing: Promise<void> | undefined;
+  private readonly counters = { bytesSent: 0, bytesReceived: 0, rejected481: 0, rejected506: 0, rejected403: 0, badFrames: 0 };
+  private readonly onBytes: (sent: number, received: number) => void;
+
+  constructor(opts: MsrpEndpointOptions = {}) {
+    this.opts = opts;
+    this.clock = opts.clock ?? realClock;
+    this.listenHost = opts.host ?? "127.0.0.1";
+    this.advertisedHost = opts.advertisedHost ?? this.listenHost;
+    const metrics = opts.metrics;
+    const c = this.counters;
+    this.onBytes = metrics
+      ? (sent, received) => {
+          if (sent > 0) {
+            c.bytesSent += sent;
+            metrics.count(Counter.msrpBytesSent, sent);
+          }
+          if (received > 0) {
+            c.bytesReceived += received;
+            metrics.count(Counter.msrpBytesReceived, received);
+          }
+        }
+      : (sent, received) => {
+          c.bytesSent += sent;
+          c.bytesReceived += received;
+        };
+  }
+
+  /** @internal Use createMsrpEndpoint(). */
+  async start(): Promise<void> {
+    if (this.opts.listen === false) return;
+    const server = createServer((socket) => this.onInbound(socket));
+    this.server = server;
+    const port = this.opts.port ?? 0;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(
+          err.code === "EADDRINUSE"
+            ? new UserError(`MSRP port ${port} on ${this.listenHost} is already in use: stop the other process or pass port 0.`)
+            : err.code === "EADDRNOTAVAIL"
+              ? new UserError(`Cannot listen for MSRP on ${this.listenHost}: use an address of this machine.`)
+              : err,
+        );
+      };
+      server.once("error", onError);
+      server.listen(port, this.listenHost, () => {
+        server.off("error", onError);
+        resolve();
+      });
+    });
+    // Errors after listening (EMFILE on accept…) must not crash the process: the peer just fails to connect.
+    server.on("error", () => {});
+    this.listenPort = (server.address() as { port: number }).port;
+  }
+
+  /** The listening address (port 0 when not listening). */
+  get address(): { host: string; port: number } {
+    return { host: this.advertisedHost, port: this.listenPort };
+  }
+
+  /** Creates a session with a fresh (or the given) session-id; its `localPath` goes into the SDP. */
+  createSession(opts: MsrpSessionOptions): MsrpSession {
+    if (this.closing) throw new MsrpSessionError("msrp-session-closed", "the MSRP endpoint is closed");
+    const id = opts.localSessionId ?? randomTransactionId(20);
+    if (this.sessions.has(id)) throw new MsrpSessionError("msrp-session-closed", `MSRP session id ${id} is already in use`);
+    const uri: MsrpUri = {
+      scheme: "msrp",
+      host: this.advertisedHost,
+      port: this.server ? this.listenPort : NOT_LISTENING_PORT,
+      sessionId: id,
+      transport: "tcp",
+      params: {},
+    };
+    const session = new MsrpSession(this, uri, { ...this.opts.sessionDefaults, ...opts });
+    this.sessions.set(id, session);
+    return session;
+  }
+
+  getSession(localSessionId: string): MsrpSession | undefined {
+    return this.sessions.get(localSessionId);
+  }
+
+  stats(): MsrpEndpointStats {
+    let inbound = 0;
+    let outbound = 0;
+    for (const c of this.connections) {
+      if (c.closed) continue;
+      if (c.direction === "inbound") inbound++;
+      else outbound++;
+    }
+    return { sessions: this.sessions.size, inboundConnections: inbound, outboundConnections: outbound, ...this.counters };
+  }
+
+  /** Closes every session and connection and stops listening. Safe twice. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  // ---- MsrpSessionHost ------------------------------------------------------------------------
+
+  /** @internal */
+  attachActive(session: MsrpSession, uri: MsrpUri, timeoutMs: number): Promise<MsrpConnection> {
+    if (this.closing) return Promise.reject(new MsrpSessionError("msrp-session-closed", "the MSRP endpoint is closed"));
+    if (uri.scheme !== "msrp" || uri.transport.toLowerCase() !== "tcp") {
+      return Promise.reject(
+        new MsrpSessionError("msrp-connect-failed", `only msrp://…;tcp paths are supported, not ${uri.scheme}/${uri.transport}`),
+      );
+    }
+    const port = uri.port ?? MSRP_DEFAULT_PORT;
+    const key = `${session.connectionGroup ?? ""}|${uri.host.toLowerCase()}:${port}`;
+    const open = this.pool.get(key);
+    if (open && !open.closed) {
+      this.bind(session, open);
+      return Promise.resolve(open);
+    }
+    return new Promise<MsrpConnection>((resolve, reject) => {
+      const pending = this.connecting.get(key) ?? this.openConnection(key, uri.host, port, timeoutMs);
+      pending.waiters.push({ session, resolve, reject });
+    });
+  }
+
+  /** @internal */
+  releaseSession(session: MsrpSession): void {
+    const id = session.localSessionId;
+    if (this.sessions.get(id) === session) this.sessions.delete(id);
+    const conn = session.connection;
+    if (!conn || conn.sessions.get(id) !== session) return;
+    conn.sessions.delete(id);
+    if (conn.direction === "outbound" && conn.sessions.size === 0) this.retire(conn);
+  }
+
+  // ---- MsrpConnectionHandler --------------------------------------------------------------------
+
+  /** @internal */
+  onRequest(conn: MsrpConnection, req: MsrpRequest): void {
+    const toPath = getMsrpHeader(req, "To-Path") ?? "";
+    let sid = conn.routeCache.get(toPath);
+    if (sid === undefined) {
+      sid = parseMsrpUri(parsePath(toPath)[0] ?? "")?.sessionId ?? "";
+      if (conn.routeCache.size >= ROUTE_CACHE_LIMIT) conn.routeCache.clear();
+      conn.routeCache.set(toPath, sid);
+    }
+    const bound = conn.sessions.get(sid);
+    if (bound) {
+      bound.handleRequest(req, conn);
+      return;
+    }
+    const session = this.sessions.get(sid);
+    if (!session || session.closed) {
+      this.counters.rejected481++;
+      reject(conn, req, 481);
+      return;
+    }
+    if (session.connection !== undefined || session.setup === "active") {
+      this.counters.rejected506++;
+      reject(conn, req, 506);
+      return;
+    }
+    if (!session.acceptsBindingFrom(req)) {
+      this.counters.rejected403++;
+      reject(conn, req, 403, "From-Path is not the peer negotiated for this session");
+      return;
+    }
+    conn.sessions.set(sid, session);
+    session.attached(conn);
+    session.handleRequest(req, conn);
+  }
+
+  /** @internal */
+  onClose(conn: MsrpConnection, error: Error | undefined): void {
+    if (conn.poolKey !== undefined && this.pool.get(conn.poolKey) === conn) this.pool.delete(conn.poolKey);
+    for (const session of [...conn.sessions.values()]) session.connectionLost(error);
+    conn.sessions.clear();
+  }
+
+  /** @internal */
+  onBadFrame(): void {
+    this.counters.badFrames++;
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  private bind(session: MsrpSession, conn: MsrpConnection): void {
+    conn.sessions.set(session.localSessionId, session);
+    session.attached(conn);
+  }
+
+  private onInbound(socket: Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    this.track(new MsrpConnection(socket, this.connectionOptions("inbound")));
+  }
+
+  private connectionOptions(direction: "inbound" | "outbound", poolKey?: string) {
+    const o: ConstructorParameters<typeof MsrpConnection>[1] = { direction, handler: this, clock: this.clock, onBytes: this.onBytes };
+    if (this.opts.maxFrameBytes !== undefined) o.maxFrameBytes = this.opts.maxFrameBytes;
+    if (poolKey !== undefined) o.poolKey = poolKey;
+    return o;
+  }
+
+  private track(conn: MsrpConnection): void {
+    this.connections.add(conn);
+    conn.socket.once("close", () => this.connections.delete(conn));
+  }
+
+  private openConnection(key: string, host: string, port: number, timeoutMs: number): PendingConnect {
+    const socket = netConnect({ host, port });
+    const pending: PendingConnect = { waiters: [], socket };
+    this.connecting.set(key, pending);
+    let timer: ReturnType<Clock["after"]> | undefined;
+    const fail = (error: MsrpSessionError): void => {
+      if (this.connecting.get(key) !== pending) return;
+      this.connecting.delete(key);
+      timer?.cancel();
+      socket.destroy();
+      for (const w of pending.waiters) w.reject(error);
+    };
+    const onError = (err: NodeJS.ErrnoException): void => {
+      fail(new MsrpSessionError("msrp-connect-failed", `cannot open an MSRP connection to ${host}:${port} (${err.code ?? err.message})`));
+    };
+    if (timeoutMs > 0) {
+      timer = this.clock.after(timeoutMs, () => {
+        timer = undefined;
+        fail(new MsrpSessionError("msrp-connect-timeout", `the MSRP connection to ${host}:${port} was not established within ${timeoutMs} ms`));
+      });
+    }
+    socket.once("error", onError);
+    socket.once("connect", () => {
+      socket.off("error", onError);
+      timer?.cancel();
+      if (this.connecting.get(key) !== pending) return;
+      this.connecting.delete(key);
+      const conn = new MsrpConnection(socket, this.connectionOptions("outbound", key));
+      this.track(conn);
+      this.pool.set(key, conn);
+      for (const w of pending.waiters) {
+        if (w.session.closed) {
+          w.reject(new MsrpSessionError("msrp-session-closed", "the session closed while connecting"));
+          continue;
+        }
+        this.bind(w.session, conn);
+        w.resolve(conn);
+      }
+      if (conn.sessions.size === 0) this.retire(conn);
+    });
+    return pending;
+  }
+
+  /** An outgoing connection nobody uses any more: out of the pool, closed after our last bytes. */
+  private retire(conn: MsrpConnection): void {
+    if (conn.poolKey !== undefined && this.pool.get(conn.poolKey) === conn) this.pool.delete(conn.poolKey);
+    conn.end();
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const session of [...this.sessions.values()]) session.endpointClosed();
+    for (const [key, pending] of [...this.connecting]) {
+      this.connecting.delete(key);
+      pending.socket.destroy();
+      for (const w of pending.waiters) w.reject(new MsrpSessionError("msrp-session-closed", "the MSRP endpoint was closed"));
+    }
+    for (const conn of [...this.connections]) conn.close();
+    this.connections.clear();
+    this.pool.clear();
+    const server = this.server;
+    if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+function reject(conn: MsrpConnection, req: MsrpRequest, status: number, comment?: string): void {
+  if (!responseRequired(req, status)) return;
+  conn.write(createMsrpResponse(req, status, comment));
+}

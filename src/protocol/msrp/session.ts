@@ -1,0 +1,872 @@
+/**
+ * One MSRP session (RFC 4975): the media stream of one SIP dialog, identified by our session-id
+ * in `localPath`, carried by one TCP connection that it may share with other sessions.
+ *
+ * Set-up (RFC 4975 §5.4, RFC 6135): an `active` session connects to the first URI of the remote
+ * path (reusing an open connection to the same scheme/host/port) and sends an empty SEND
+ * (`Byte-Range: 1-0/0`) so the passive side can bind the connection; `connect()` resolves when
+ * that SEND is answered 200. A `passive` session waits for the peer's first request naming it in
+ * the To-Path (the endpoint does the lookup and the 481/506/403 checks); if none comes within
+ * `connectTimeoutMs` of its creation the session fails with `msrp-connect-timeout`.
+ *
+ * Sending: `send()` cuts a message into chunks (chunker.ts); every chunk is its own transaction
+ * with its own timer. Chunks are pipelined (the next one does not wait for the previous 200) and
+ * the socket's backpressure paces the loop, so a stream source is never held in memory whole.
+ * The result resolves once every chunk is answered 200 (and the success REPORT came, if asked
+ * for), or at the first failure: an error status (413 means "stop sending this message": no more
+ * chunks are sent — RFC 4975 §10.5 — and none with `#` either, since every chunk we sent was
+ * complete), a timeout (408), the connection's loss or the session's close.
+ *
+ * Receiving: SENDs are answered (Failure-Report rules: `no` gets nothing, `partial` only errors)
+ * and reassembled; whole messages are emitted as 'message' (the empty binding SEND is not a
+ * message). With `Success-Report: yes` the completed message is confirmed by a REPORT. REPORTs are
+ * never answered; they are emitted as 'report' and settle our own sends. A relay installs a chunk
+ * handler instead (`setChunkHandler`) and gets every SEND chunk unassembled, to answer itself and
+ * to forward with `forwardChunk()` on the other leg (see relay.ts).
+ */
+import { EventEmitter } from "node:events";
+import type { Clock, TimerHandle } from "../../time/clock.js";
+import { type ByteRange, parseByteRange, parseStatusHeader } from "./byte-range.js";
+import { ChunkerError, chunkBody, chunkMessage, type ChunkHeaderOptions } from "./chunker.js";
+import type { MsrpConnection, MsrpTransaction, TransactionResult } from "./connection.js";
+import {
+  type FailureReport,
+  formatPath,
+  getFailureReport,
+  getFromPath,
+  getMsrpHeader,
+  getSuccessReport,
+  type MsrpHeaderList,
+  type MsrpRequest,
+} from "./message.js";
+import { type ReassembledMessage, MsrpReassembler } from "./reassembler.js";
+import { createMsrpResponse, createReport, responseRequired } from "./response.js";
+import { MsrpSessionError } from "./session-error.js";
+import { pickTransactionId, randomTransactionId } from "./transaction-id.js";
+import { msrpUrisEqual, type MsrpUri, parseMsrpUri } from "./uri.js";
+
+export type MsrpSetup = "active" | "passive";
+export type MsrpSessionState = "idle" | "connecting" | "bound" | "closed";
+
+export const DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+
+export interface MsrpSessionOptions {
+  /** Our session-id in the path (default: 20 random base-62 characters). */
+  localSessionId?: string;
+  setup: MsrpSetup;
+  /** Content types we accept (`type/subtype`, `type/*` or `*`); others get 415. Default `*`. */
+  acceptTypes?: readonly string[];
+  /** For the SDP `a=accept-wrapped-types` (not enforced here: CPIM payloads are the caller's). */
+  acceptWrappedTypes?: readonly string[];
+  /** The peer's path from the SDP, when already known (else connect(path) / setRemotePath). */
+  remotePath?: readonly string[];
+  /** Per-chunk transaction timeout (RFC 4975 §7.1.1 suggests 30 s). */
+  transactionTimeoutMs?: number;
+  /** Active: TCP connect + binding SEND. Passive: time from creation until the peer binds. 0 = none. */
+  connectTimeoutMs?: number;
+  /** How long to wait for a success REPORT after the last 200. Default: the transaction timeout. */
+  reportTimeoutMs?: number;
+  /** Default chunk size of send(). */
+  chunkSize?: number;
+  /** Largest message reassembled; larger ones get 413. Default 64 MiB. */
+  maxMessageBytes?: number;
+  /** Passive: answer 403 to a binding request whose From-Path is not the expected remote path. Default true. */
+  checkFromPath?: boolean;
+  /**
+   * Active: only sessions with the same group share a connection (e.g. one group per virtual
+   * client for the per-client model). Default: every session of the endpoint may share.
+   */
+  connectionGroup?: string;
+}
+
+export interface MsrpSendOptions {
+  contentType: string;
+  /** Default: a fresh random id. */
+  messageId?: string;
+  chunkSize?: number;
+  /** Ask the receiver for a REPORT; the result then waits for it. */
+  successReport?: boolean;
+  /** `no`: no responses are expected (chunks count as sent once written); `partial` likewise. */
+  failureReport?: FailureReport;
+  /** For stream sources: the size, written in every Byte-Range (else `*` until the last chunk). */
+  totalBytes?: number;
+  /** More headers for every chunk (e.g. Content-Disposition). */
+  extraHeaders?: MsrpHeaderList;
+  transactionTimeoutMs?: number;
+  reportTimeoutMs?: number;
+}
+
+export type MsrpSendBody = Buffer | string | Iterable<Buffer> | AsyncIterable<Buffer>;
+
+export interface MsrpSendResult {
+  ok: boolean;
+  messageId: string;
+  /** 200 on success; the failing status otherwise (408 for timeouts, 0 for local failures). */
+  status: number;
+  error?: MsrpSessionError;
+  /** Body bytes written. */
+  bytes: number;
+  /** Chunks written. */
+  chunks: number;
+  /** clock.nowNs() when send() was called and when the result was settled. */
+  startNs: number;
+  endNs: number;
+  /** Per answered chunk: chunk written → its 200, in µs (in answer order). */
+  chunkLatencyUs: number[];
+  /** Last chunk answered (µs after startNs); undefined when no chunk was answered. */
+  answeredUs?: number;
+  /** The success REPORT's status and arrival (µs after startNs), when one was asked for and came. */
+  reportStatus?: number;
+  reportUs?: number;
+}
+
+export interface MsrpIncomingMessage {
+  messageId: string;
+  contentType?: string;
+  body: Buffer;
+  /** Headers of the first chunk received for this message. */
+  headers: MsrpHeaderList;
+  chunks: number;
+  /** clock.nowNs() when the last missing chunk arrived. */
+  receivedNs: number;
+}
+
+export interface MsrpIncomingReport {
+  request: MsrpRequest;
+  messageId?: string;
+  /** The Status header's code (000 namespace), 0 when missing or malformed. */
+  status: number;
+  byteRange?: ByteRange;
+}
+
+export interface MsrpChunkResult {
+  /** The downstream status; 408 for a timeout, 0 when the chunk could not be sent at all. */
+  status: number;
+  comment?: string;
+  /** False when no answer was expected (Failure-Report no/partial) or none came. */
+  answered: boolean;
+  latencyUs: number;
+  error?: MsrpSessionError;
+}
+
+export interface MsrpSessionCloseInfo {
+  reason: "local" | "connection-lost" | "connect-timeout" | "endpoint-closed" | "bind-failed";
+  error?: MsrpSessionError;
+}
+
+export interface MsrpSessionEvents {
+  message: [message: MsrpIncomingMessage];
+  report: [report: MsrpIncomingReport];
+  bound: [];
+  close: [info: MsrpSessionCloseInfo];
+}
+
+/** What a session needs from its endpoint (implemented by MsrpEndpoint). */
+export interface MsrpSessionHost {
+  readonly clock: Clock;
+  /** Opens or reuses a connection to `uri` and binds `session` to it before resolving. */
+  attachActive(session: MsrpSession, uri: MsrpUri, timeoutMs: number): Promise<MsrpConnection>;
+  /** Forgets the session (endpoint registry, its connection's table; closes an outgoing connection left unused). */
+  releaseSession(session: MsrpSession): void;
+}
+
+/** One SEND chunk handed to a chunk handler; answer it exactly once with respond(). */
+export class MsrpIncomingChunk {
+  private answered = false;
+
+  constructor(
+    readonly session: MsrpSession,
+    readonly request: MsrpRequest,
+    /** @internal */ private readonly conn: MsrpConnection,
+    readonly receivedNs: number,
+  ) {}
+
+  get messageId(): string | undefined {
+    return getMsrpHeader(this.request, "Message-ID");
+  }
+
+  get responded(): boolean {
+    return this.answered;
+  }
+
+  /** Sends the hop-by-hop response (nothing when Failure-Report forbids it). Later calls are ignored. */
+  respond(status: number, comment?: string): void {
+    if (this.answered) return;
+    this.answered = true;
+    if (!responseRequired(this.request, status) || this.conn.closed) return;
+    this.conn.write(createMsrpResponse(this.request, status, comment, { fromPath: this.session.localUri }));
+  }
+}
+
+export type MsrpChunkHandler = (chunk: MsrpIncomingChunk) => void;
+
+/** State of one send() in progress. */
+interface Outgoing {
+  messageId: string;
+  startNs: number;
+  bytes: number;
+  chunks: number;
+  outstanding: number;
+  writingDone: boolean;
+  successReport: boolean;
+  /** Body size once known (after the last chunk). */
+  total?: number;
+  reportStatus?: number;
+  reportNs?: number;
+  lastAnsweredNs?: number;
+  latencies: number[];
+  reportTimer?: TimerHandle;
+  reportTimeoutMs: number;
+  settled: boolean;
+  resolve: (r: MsrpSendResult) => void;
+}
+
+export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
+  readonly localSessionId: string;
+  readonly localUri: string;
+  readonly setup: MsrpSetup;
+  readonly acceptTypes: readonly string[];
+  readonly acceptWrappedTypes: readonly string[];
+  readonly connectionGroup: string | undefined;
+  readonly transactionTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly reportTimeoutMs: number;
+  readonly chunkSize: number;
+  readonly checkFromPath: boolean;
+  /** Message counters, for tests and stats. */
+  messagesSent = 0;
+  messagesReceived = 0;
+  bytesSent = 0;
+  bytesReceived = 0;
+
+  private stateValue: MsrpSessionState = "idle";
+  private remote: string[] | undefined;
+  private conn: MsrpConnection | undefined;
+  private readonly host: MsrpSessionHost;
+  private readonly clock: Clock;
+  private readonly maxMessageBytes: number | undefined;
+  private reassembler: MsrpReassembler | undefined;
+  private chunkHandler: MsrpChunkHandler | undefined;
+  private readonly inflight = new Set<MsrpTransaction>();
+  private readonly outgoing = new Map<string, Outgoing>();
+  private connectTimer: TimerHandle | undefined;
+  private readonly boundPromise: Promise<void>;
+  private resolveBound!: () => void;
+  private rejectBound!: (e: MsrpSessionError) => void;
+  private readonly acceptAll: boolean;
+  private heldConn: MsrpConnection | undefined;
+  private holds = 0;
+
+  constructor(host: MsrpSessionHost, localUri: MsrpUri, opts: MsrpSessionOptions) {
+    super();
+    this.host = host;
+    this.clock = host.clock;
+    this.setup = opts.setup;
+    this.localSessionId = localUri.sessionId!;
+    this.localUri = formatUri(localUri);
+    this.acceptTypes = opts.acceptTypes ?? ["*"];
+    this.acceptWrappedTypes = opts.acceptWrappedTypes ?? [];
+    this.acceptAll = this.acceptTypes.includes("*");
+    this.connectionGroup = opts.connectionGroup;
+    this.transactionTimeoutMs = opts.transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.reportTimeoutMs = opts.reportTimeoutMs ?? this.transactionTimeoutMs;
+    this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.maxMessageBytes = opts.maxMessageBytes;
+    this.checkFromPath = opts.checkFromPath ?? true;
+    if (opts.remotePath) this.setRemotePath(opts.remotePath);
+    this.boundPromise = new Promise<void>((resolve, reject) => {
+      this.resolveBound = resolve;
+      this.rejectBound = reject;
+    });
+    // Nobody may be waiting when a session fails; the rejection is also reported by 'close'.
+    this.boundPromise.catch(() => {});
+    if (this.setup === "passive" && this.connectTimeoutMs > 0) {
+      this.connectTimer = this.clock.after(this.connectTimeoutMs, () => {
+        this.connectTimer = undefined;
+        if (this.stateValue === "bound" || this.stateValue === "closed") return;
+        const error = new MsrpSessionError(
+          "msrp-connect-timeout",
+          `the peer did not connect to MSRP session ${this.localSessionId} within ${this.connectTimeoutMs} ms`,
+        );
+        this.terminate("connect-timeout", error);
+      });
+    }
+  }
+
+  get state(): MsrpSessionState {
+    return this.stateValue;
+  }
+
+  get closed(): boolean {
+    return this.stateValue === "closed";
+  }
+
+  get isBound(): boolean {
+    return this.stateValue === "bound";
+  }
+
+  /** Our path for the SDP `a=path` (one URI: we use no relays of our own). */
+  get localPath(): string[] {
+    return [this.localUri];
+  }
+
+  get remotePath(): readonly string[] | undefined {
+    return this.remote;
+  }
+
+  /** The connection carrying the session once bound. */
+  get connection(): MsrpConnection | undefined {
+    return this.conn;
+  }
+
+  /** True while the connection holds more unsent bytes than its high-water mark. */
+  get congested(): boolean {
+    return this.conn?.congested ?? false;
+  }
+
+  /** Resolves when the connection drained (at once when it is not congested or not there). */
+  waitDrain(): Promise<void> {
+    return this.conn?.waitDrain() ?? Promise.resolve();
+  }
+
+  /** Resolves when bound; rejects with the session's failure (connect timeout, close). */
+  whenBound(): Promise<void> {
+    return this.boundPromise;
+  }
+
+  /** Sets the peer's path from the SDP (relays first, the peer's own URI last). */
+  setRemotePath(path: readonly string[]): void {
+    if (path.length === 0 || !path.every((u) => parseMsrpUri(u) !== null)) {
+      throw new MsrpSessionError("msrp-not-bound", `invalid MSRP path: ${formatPath(path)}`);
+    }
+    this.remote = [...path];
+  }
+
+  /**
+   * Active: connects (or reuses a connection) to the first URI of the remote path and binds with
+   * an empty SEND; resolves once it is answered 200. Passive: resolves when the peer has bound.
+   * Rejects with MsrpSessionError (connect-failed, connect-timeout, status 481/506/403, closed).
+   * Calling it again returns the same outcome.
+   */
+  connect(remotePath?: readonly string[]): Promise<void> {
+    if (remotePath) this.setRemotePath(remotePath);
+    if (this.setup === "passive" || this.stateValue !== "idle") return this.boundPromise;
+    if (!this.remote) {
+      const error = new MsrpSessionError("msrp-not-bound", "connect() needs the remote MSRP path");
+      this.terminate("bind-failed", error);
+      return this.boundPromise;
+    }
+    this.stateValue = "connecting";
+    void this.connectActive(this.remote);
+    return this.boundPromise;
+  }
+
+  /**
+   * Receive mode for relays: every SEND chunk goes to `handler` unassembled and unanswered (the
+   * handler responds). `undefined` returns to reassembly and automatic answers.
+   */
+  setChunkHandler(handler: MsrpChunkHandler | undefined): void {
+    this.chunkHandler = handler;
+  }
+
+  /** Sends one message; see the module comment. Resolves (never rejects) with the outcome. */
+  async send(body: MsrpSendBody, opts: MsrpSendOptions): Promise<MsrpSendResult> {
+    const startNs = this.clock.nowNs();
+    const messageId = opts.messageId ?? randomTransactionId(16);
+    let resolve!: (r: MsrpSendResult) => void;
+    const done = new Promise<MsrpSendResult>((r) => (resolve = r));
+    const out: Outgoing = {
+      messageId,
+      startNs,
+      bytes: 0,
+      chunks: 0,
+      outstanding: 0,
+      writingDone: false,
+      successReport: opts.successReport === true,
+      latencies: [],
+      reportTimeoutMs: opts.reportTimeoutMs ?? this.reportTimeoutMs,
+      settled: false,
+      resolve,
+    };
+    if (this.stateValue !== "bound") {
+      const error = await this.waitUntilBound();
+      if (error) {
+        this.settle(out, error);
+        return done;
+      }
+    }
+    if (this.outgoing.has(messageId)) {
+      this.settle(out, new MsrpSessionError("msrp-source-error", `message ${messageId} is already being sent`));
+      return done;
+    }
+    this.outgoing.set(messageId, out);
+    const failureReport = opts.failureReport ?? "yes";
+    const timeoutMs = opts.transactionTimeoutMs ?? this.transactionTimeoutMs;
+    const header: ChunkHeaderOptions & { chunkSize: number } = {
+      toPath: this.remote!,
+      fromPath: this.localUri,
+      messageId,
+      contentType: opts.contentType,
+      successReport: out.successReport,
+      failureReport,
+      chunkSize: opts.chunkSize ?? this.chunkSize,
+    };
+    if (opts.extraHeaders) header.extraHeaders = opts.extraHeaders;
+    const source = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+    try {
+      if (Buffer.isBuffer(source)) {
+        if (opts.totalBytes !== undefined && opts.totalBytes !== source.length) {
+          throw new ChunkerError("size-mismatch", `the body has ${source.length} bytes, not the declared ${opts.totalBytes}`);
+        }
+        // Synchronous for in-memory bodies: a one-chunk message is written in the caller's turn.
+        for (const chunk of chunkBody(source, header)) {
+          if (!this.writeChunk(out, chunk, failureReport, timeoutMs)) break;
+          if (this.conn!.congested) await this.conn!.waitDrain();
+        }
+      } else {
+        const gen = chunkMessage({ ...header, source, ...(opts.totalBytes !== undefined ? { totalBytes: opts.totalBytes } : {}) });
+        for await (const chunk of gen) {
+          if (!this.writeChunk(out, chunk, failureReport, timeoutMs)) break;
+          if (this.conn!.congested) await this.conn!.waitDrain();
+        }
+      }
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      this.settle(out, new MsrpSessionError("msrp-source-error", `message ${messageId}: ${text}`));
+      return done;
+    }
+    out.writingDone = true;
+    out.total = out.bytes;
+    if (!out.settled && out.chunks > 0 && this.stateValue !== "closed") this.messagesSent++;
+    this.maybeComplete(out);
+    return done;
+  }
+
+  /**
+   * Forwards a SEND chunk received on another session onto this leg: new tid, this leg's
+   * To-Path/From-Path, everything else kept (Message-ID, Byte-Range, Content-Type, flag, body).
+   * Waits for the binding when the session is not bound yet. Resolves with the leg's answer.
+   */
+  async forwardChunk(
+    chunk: MsrpRequest,
+    opts: { stripSuccessReport?: boolean; transactionTimeoutMs?: number } = {},
+  ): Promise<MsrpChunkResult> {
+    if (this.stateValue !== "bound") {
+      const error = await this.waitUntilBound();
+      if (error) return { status: 0, answered: false, latencyUs: 0, error };
+    }
+    const headers: MsrpHeaderList = [
+      ["To-Path", formatPath(this.remote!)],
+      ["From-Path", this.localUri],
+    ];
+    for (const h of chunk.headers) {
+      const name = h[0];
+      if (name === "To-Path" || name === "From-Path") continue;
+      if (opts.stripSuccessReport && name === "Success-Report") continue;
+      headers.push(h);
+    }
+    const req: MsrpRequest = {
+      kind: "request",
+      tid: pickTransactionId(chunk.body),
+      method: "SEND",
+      headers,
+      body: chunk.body,
+      flag: chunk.flag,
+    };
+    const conn = this.conn!;
+    this.bytesSent += chunk.body.length;
+    if (getFailureReport(chunk) !== "yes") {
+      conn.write(req);
+      return { status: 200, answered: false, latencyUs: 0 };
+    }
+    return new Promise<MsrpChunkResult>((resolve) => {
+      const tx = conn.request(req, opts.transactionTimeoutMs ?? this.transactionTimeoutMs, (r, t) => {
+        this.inflight.delete(t);
+        resolve(chunkResult(r, t));
+      });
+      if (!tx.done) this.inflight.add(tx);
+    });
+  }
+
+  /** Sends a REPORT on this leg (e.g. a relay passing the far end's REPORT back, or a failure report). */
+  sendReport(opts: { messageId: string; status: number; byteRange: ByteRange; reason?: string }): boolean {
+    if (this.stateValue !== "bound" || !this.remote) return false;
+    const probe: Pick<MsrpRequest, "headers"> = {
+      headers: [
+        ["To-Path", this.localUri],
+        ["From-Path", formatPath(this.remote)],
+        ["Message-ID", opts.messageId],
+      ],
+    };
+    const reportOpts: { fromPath: string; reason?: string } = { fromPath: this.localUri };
+    if (opts.reason !== undefined) reportOpts.reason = opts.reason;
+    return this.conn!.write(createReport(probe, opts.status, opts.byteRange, reportOpts));
+  }
+
+  /** Stops reading the session's connection (a relay whose other leg is congested). Counted. */
+  holdReading(): void {
+    if (!this.conn) return;
+    if (this.holds++ === 0) {
+      this.heldConn = this.conn;
+      this.conn.holdReading();
+    }
+  }
+
+  releaseReading(): void {
+    if (this.holds === 0) return;
+    if (--this.holds === 0) {
+      this.heldConn?.releaseReading();
+      this.heldConn = undefined;
+    }
+  }
+
+  /** Ends the session: pending sends fail with msrp-session-closed; the connection is released. Safe twice. */
+  async close(): Promise<void> {
+    this.terminate("local");
+  }
+
+  // ---- called by the endpoint -------------------------------------------------------------
+
+  /** @internal The expected peer URI check for a binding request (RFC 4975 §5.4). */
+  acceptsBindingFrom(request: MsrpRequest): boolean {
+    if (!this.checkFromPath || !this.remote) return true;
+    const from = getFromPath(request);
+    const peer = from[from.length - 1];
+    const expected = this.remote[this.remote.length - 1]!;
+    return peer !== undefined && msrpUrisEqual(peer, expected);
+  }
+
+  /** @internal A connection was bound to this session (passive: by the peer's first request). */
+  attached(conn: MsrpConnection): void {
+    this.conn = conn;
+    if (this.setup === "passive") this.markBound();
+  }
+
+  /** @internal The connection carrying the session is gone. */
+  connectionLost(error: Error | undefined): void {
+    const text = error ? `: ${error.message}` : "";
+    this.terminate("connection-lost", new MsrpSessionError("msrp-connection-lost", `MSRP connection lost${text}`));
+  }
+
+  /** @internal The endpoint is closing. */
+  endpointClosed(): void {
+    this.terminate("endpoint-closed", new MsrpSessionError("msrp-session-closed", "the MSRP endpoint was closed"));
+  }
+
+  /** @internal A request routed to this session by the endpoint. */
+  handleRequest(req: MsrpRequest, conn: MsrpConnection): void {
+    if (this.stateValue === "closed") {
+      respond(conn, req, 481, this.localUri);
+      return;
+    }
+    switch (req.method) {
+      case "SEND":
+        this.bytesReceived += req.body.length;
+        if (this.chunkHandler) {
+          this.chunkHandler(new MsrpIncomingChunk(this, req, conn, this.clock.nowNs()));
+        } else {
+          this.receiveSend(req, conn);
+        }
+        return;
+      case "REPORT":
+        this.receiveReport(req);
+        return;
+      default:
+        respond(conn, req, 501, this.localUri);
+    }
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private async connectActive(path: string[]): Promise<void> {
+    const first = parseMsrpUri(path[0]!)!;
+    const startNs = this.clock.nowNs();
+    let conn: MsrpConnection;
+    try {
+      conn = await this.host.attachActive(this, first, this.connectTimeoutMs);
+    } catch (e) {
+      const error =
+        e instanceof MsrpSessionError ? e : new MsrpSessionError("msrp-connect-failed", e instanceof Error ? e.message : String(e));
+      this.terminate("bind-failed", error);
+      return;
+    }
+    if (this.stateValue === "closed") return;
+    const elapsedMs = (this.clock.nowNs() - startNs) / 1e6;
+    const budget = this.connectTimeoutMs > 0 ? Math.max(1, this.connectTimeoutMs - elapsedMs) : this.transactionTimeoutMs;
+    const bind: MsrpRequest = {
+      kind: "request",
+      tid: randomTransactionId(),
+      method: "SEND",
+      headers: [
+        ["To-Path", formatPath(path)],
+        ["From-Path", this.localUri],
+        ["Message-ID", randomTransactionId(16)],
+        ["Byte-Range", "1-0/0"],
+      ],
+      body: Buffer.alloc(0),
+      flag: "$",
+    };
+    const tx = conn.request(bind, budget, (r, t) => {
+      this.inflight.delete(t);
+      if (this.stateValue === "closed") return;
+      if (r.kind === "response" && r.response.status >= 200 && r.response.status < 300) {
+        this.markBound();
+        return;
+      }
+      let error: MsrpSessionError;
+      if (r.kind === "response") {
+        error = new MsrpSessionError(
+          "msrp-status",
+          `the binding SEND of session ${this.localSessionId} was answered ${r.response.status}`,
+          r.response.status,
+        );
+      } else if (r.kind === "timeout") {
+        error = new MsrpSessionError("msrp-connect-timeout", `the binding SEND of session ${this.localSessionId} was not answered in time`, 408);
+      } else if (r.kind === "closed") {
+        error = new MsrpSessionError("msrp-connection-lost", "the MSRP connection closed before the binding SEND was answered");
+      } else {
+        error = new MsrpSessionError("msrp-session-closed", "the session closed while binding");
+      }
+      this.terminate("bind-failed", error);
+    });
+    if (!tx.done) this.inflight.add(tx);
+  }
+
+  private markBound(): void {
+    if (this.stateValue === "bound" || this.stateValue === "closed") return;
+    this.stateValue = "bound";
+    this.connectTimer?.cancel();
+    this.connectTimer = undefined;
+    this.resolveBound();
+    this.emit("bound");
+  }
+
+  /** Undefined once bound; the failure otherwise. */
+  private async waitUntilBound(): Promise<MsrpSessionError | undefined> {
+    if (this.stateValue === "idle" && this.setup === "active") {
+      return new MsrpSessionError("msrp-not-bound", "send() on an active MSRP session before connect()");
+    }
+    try {
+      await this.boundPromise;
+    } catch (e) {
+      return e instanceof MsrpSessionError ? e : new MsrpSessionError("msrp-session-closed", String(e));
+    }
+    return this.stateValue === "bound" ? undefined : new MsrpSessionError("msrp-session-closed", "the MSRP session is closed");
+  }
+
+  /** False when the message must stop (failed, or the session went away). */
+  private writeChunk(out: Outgoing, chunk: MsrpRequest, failureReport: FailureReport, timeoutMs: number): boolean {
+    if (out.settled) return false;
+    const conn = this.conn;
+    if (this.stateValue !== "bound" || !conn) {
+      this.settle(out, new MsrpSessionError("msrp-session-closed", "the MSRP session closed while sending"));
+      return false;
+    }
+    out.chunks++;
+    out.bytes += chunk.body.length;
+    this.bytesSent += chunk.body.length;
+    if (failureReport !== "yes") {
+      conn.write(chunk);
+      return true;
+    }
+    out.outstanding++;
+    const tx = conn.request(chunk, timeoutMs, (r, t) => this.onChunkResult(out, r, t));
+    if (!tx.done) this.inflight.add(tx);
+    return true;
+  }
+
+  private onChunkResult(out: Outgoing, r: TransactionResult, tx: MsrpTransaction): void {
+    this.inflight.delete(tx);
+    if (out.settled) return;
+    if (r.kind === "response") {
+      const status = r.response.status;
+      if (status >= 200 && status < 300) {
+        out.outstanding--;
+        out.latencies.push((r.answeredNs - tx.sentNs) / 1000);
+        out.lastAnsweredNs = r.answeredNs;
+        this.maybeComplete(out);
+        return;
+      }
+      const comment = r.response.comment ? ` (${r.response.comment})` : "";
+      this.settle(out, new MsrpSessionError("msrp-status", `a chunk of message ${out.messageId} was answered ${status}${comment}`, status));
+    } else if (r.kind === "timeout") {
+      this.settle(out, new MsrpSessionError("msrp-transaction-timeout", `a chunk of message ${out.messageId} was not answered in time`, 408));
+    } else if (r.kind === "closed") {
+      this.settle(out, new MsrpSessionError("msrp-connection-lost", `the MSRP connection closed while sending message ${out.messageId}`));
+    } else {
+      this.settle(out, new MsrpSessionError("msrp-session-closed", `the MSRP session closed while sending message ${out.messageId}`));
+    }
+  }
+
+  private maybeComplete(out: Outgoing): void {
+    if (out.settled || !out.writingDone || out.outstanding > 0) return;
+    if (!out.successReport || out.reportStatus !== undefined) {
+      this.settle(out);
+      return;
+    }
+    if (!out.reportTimer) {
+      out.reportTimer = this.clock.after(out.reportTimeoutMs, () => {
+        out.reportTimer = undefined;
+        this.settle(out, new MsrpSessionError("msrp-report-timeout", `no success REPORT for message ${out.messageId}`));
+      });
+    }
+  }
+
+  private settle(out: Outgoing, error?: MsrpSessionError): void {
+    if (out.settled) return;
+    out.settled = true;
+    out.reportTimer?.cancel();
+    out.reportTimer = undefined;
+    if (this.outgoing.get(out.messageId) === out) this.outgoing.delete(out.messageId);
+    const endNs = this.clock.nowNs();
+    const result: MsrpSendResult = {
+      ok: error === undefined,
+      messageId: out.messageId,
+      status: error ? (error.status ?? 0) : 200,
+      bytes: out.bytes,
+      chunks: out.chunks,
+      startNs: out.startNs,
+      endNs,
+      chunkLatencyUs: out.latencies,
+    };
+    if (error) result.error = error;
+    if (out.lastAnsweredNs !== undefined) result.answeredUs = (out.lastAnsweredNs - out.startNs) / 1000;
+    if (out.reportStatus !== undefined) result.reportStatus = out.reportStatus;
+    if (out.reportNs !== undefined) result.reportUs = (out.reportNs - out.startNs) / 1000;
+    out.resolve(result);
+  }
+
+  private receiveSend(req: MsrpRequest, conn: MsrpConnection): void {
+    const contentType = getMsrpHeader(req, "Content-Type");
+    if (contentType !== undefined && !this.accepts(contentType)) {
+      respond(conn, req, 415, this.localUri);
+      return;
+    }
+    this.reassembler ??= new MsrpReassembler(this.maxMessageBytes !== undefined ? { maxMessageBytes: this.maxMessageBytes } : {});
+    const r = this.reassembler.accept(req);
+    if (r.kind === "error") {
+      respond(conn, req, r.status, this.localUri, r.error.message);
+      return;
+    }
+    respond(conn, req, 200, this.localUri);
+    if (r.kind !== "complete") return;
+    const m = r.message;
+    if (getSuccessReport(req) || getSuccessReport(m)) {
+      const total = m.body.length;
+      conn.write(createReport(req, 200, { start: 1, end: total, total }, { fromPath: this.localUri }));
+    }
+    // The empty binding SEND carries no content: it is not a message.
+    if (m.body.length === 0 && m.contentType === undefined) return;
+    this.messagesReceived++;
+    this.emit("message", incoming(m, this.clock.nowNs()));
+  }
+
+  private receiveReport(req: MsrpRequest): void {
+    const messageId = getMsrpHeader(req, "Message-ID")?.trim();
+    const statusText = getMsrpHeader(req, "Status");
+    const status = statusText !== undefined ? (parseStatusHeader(statusText)?.code ?? 0) : 0;
+    const rangeText = getMsrpHeader(req, "Byte-Range");
+    const byteRange = rangeText !== undefined ? (parseByteRange(rangeText) ?? undefined) : undefined;
+    const report: MsrpIncomingReport = { request: req, status };
+    if (messageId !== undefined) report.messageId = messageId;
+    if (byteRange !== undefined) report.byteRange = byteRange;
+    const out = messageId !== undefined ? this.outgoing.get(messageId) : undefined;
+    if (out && !out.settled) {
+      if (status >= 200 && status < 300) {
+        // A success report covers the bytes received so far: ours is complete when it reaches the end.
+        const end = byteRange?.end;
+        const covered = end === undefined || end === "*" || out.total === undefined || end >= out.total;
+        if (out.successReport && covered && out.writingDone) {
+          out.reportStatus = status;
+          out.reportNs = this.clock.nowNs();
+          this.maybeComplete(out);
+        }
+      } else {
+        out.reportStatus = status;
+        out.reportNs = this.clock.nowNs();
+        this.settle(out, new MsrpSessionError("msrp-status", `a failure REPORT (${status}) came for message ${out.messageId}`, status));
+      }
+    }
+    this.emit("report", report);
+  }
+
+  private accepts(contentType: string): boolean {
+    if (this.acceptAll) return true;
+    const semi = contentType.indexOf(";");
+    const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+    const slash = type.indexOf("/");
+    const major = slash < 0 ? type : type.slice(0, slash);
+    for (const a of this.acceptTypes) {
+      const t = a.toLowerCase();
+      if (t === type || t === `${major}/*`) return true;
+    }
+    return false;
+  }
+
+  private terminate(reason: MsrpSessionCloseInfo["reason"], error?: MsrpSessionError): void {
+    if (this.stateValue === "closed") return;
+    this.stateValue = "closed";
+    this.connectTimer?.cancel();
+    this.connectTimer = undefined;
+    this.rejectBound(error ?? new MsrpSessionError("msrp-session-closed", `MSRP session ${this.localSessionId} was closed`));
+    const conn = this.conn;
+    for (const tx of [...this.inflight]) conn?.cancel(tx);
+    this.inflight.clear();
+    const closedError = error ?? new MsrpSessionError("msrp-session-closed", "the MSRP session was closed");
+    for (const out of [...this.outgoing.values()]) this.settle(out, closedError);
+    this.reassembler?.clear();
+    if (this.holds > 0) {
+      this.holds = 0;
+      this.heldConn?.releaseReading();
+      this.heldConn = undefined;
+    }
+    this.host.releaseSession(this);
+    const info: MsrpSessionCloseInfo = { reason };
+    if (error) info.error = error;
+    this.emit("close", info);
+  }
+}
+
+function respond(conn: MsrpConnection, req: MsrpRequest, status: number, localUri: string, comment?: string): void {
+  if (!responseRequired(req, status) || conn.closed) return;
+  const text = comment === undefined ? undefined : comment.replace(/[\r\n]/g, " ").slice(0, 200);
+  conn.write(createMsrpResponse(req, status, text, { fromPath: localUri }));
+}
+
+function incoming(m: ReassembledMessage, receivedNs: number): MsrpIncomingMessage {
+  const out: MsrpIncomingMessage = { messageId: m.messageId, body: m.body, headers: m.headers, chunks: m.chunks, receivedNs };
+  if (m.contentType !== undefined) out.contentType = m.contentType;
+  return out;
+}
+
+function chunkResult(r: TransactionResult, tx: MsrpTransaction): MsrpChunkResult {
+  switch (r.kind) {
+    case "response": {
+      const res: MsrpChunkResult = { status: r.response.status, answered: true, latencyUs: (r.answeredNs - tx.sentNs) / 1000 };
+      if (r.response.comment !== undefined) res.comment = r.response.comment;
+      if (r.response.status >= 300) {
+        res.error = new MsrpSessionError("msrp-status", `the chunk was answered ${r.response.status}`, r.response.status);
+      }
+      return res;
+    }
+    case "timeout":
+      return {
+        status: 408,
+        answered: false,
+        latencyUs: 0,
+        error: new MsrpSessionError("msrp-transaction-timeout", "the forwarded chunk was not answered in time", 408),
+      };
+    case "closed":
+      return { status: 0, answered: false, latencyUs: 0, error: new MsrpSessionError("msrp-connection-lost", "the MSRP connection closed") };
+    case "cancelled":
+      return { status: 0, answered: false, latencyUs: 0, error: new MsrpSessionError("msrp-session-closed", "the MSRP session closed") };
+  }
+}
+
+function formatUri(u: MsrpUri): string {
+  const host = u.host.includes(":") ? `[${u.host}]` : u.host;
+  return `${u.scheme}://${host}${u.port !== undefined ? `:${u.port}` : ""}/${u.sessionId};${u.transport}`;
+}
