@@ -39,7 +39,7 @@ export const START_DELAY_MS = 200;
 /** Workers must be ready (clients built, connections open) within this. */
 export const READY_TIMEOUT_MS = 60_000;
 /** From the abort to every worker done; the remaining time to 2 s is for files and the server. */
-const INTERRUPT_STOP_MS = 1300;
+const INTERRUPT_STOP_MS = 1100;
 const NS_PER_MS = 1_000_000;
 const MAX_WARNINGS_PER_KIND = 5;
 
@@ -206,7 +206,7 @@ class RunCoordinator {
       error: this.error,
       endedAtMs: this.clock.nowMs(),
     });
-    const [written] = await Promise.allSettled([this.output.stop(summary), this.server?.close(this.interrupted ? 300 : 1000)]);
+    const [written] = await Promise.allSettled([this.output.stop(summary), this.server?.close(this.interrupted ? 250 : 1000)]);
     if (this.userError) throw this.userError;
     if (written.status === "rejected") {
       const reason = written.reason instanceof Error ? written.reason.message : String(written.reason);

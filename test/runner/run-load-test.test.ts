@@ -144,9 +144,10 @@ describe("runLoadTest against the embedded server", () => {
     const { summary } = readResults(result.outDir);
     const register = summary.latencies[Latency.register]!;
     const service = summary.latencies[`${Latency.register}.service`]!;
-    // Never below the injected delay; the bench (npm run bench) prints the precise figures.
-    expect(register.min).toBeGreaterThanOrEqual(20);
-    expect(service.min).toBeGreaterThanOrEqual(20);
+    // Not below the injected delay, less up to 1 ms: the server's setTimeout counts from libuv's
+    // cached loop time, which can be up to ~1 ms stale. npm run bench prints the precise figures.
+    expect(register.min).toBeGreaterThanOrEqual(19);
+    expect(service.min).toBeGreaterThanOrEqual(19);
     expect(register.p50).toBeLessThan(30);
     expect(register.p99).toBeLessThan(100);
     // Timed from the intended instant, the latency can only include more than the service time.
