@@ -638,7 +638,8 @@ export function toSipJsMessage(m: SipMessage, data: string, stats?: ConversionSt
     if (!data.startsWith(m.uri, m.method.length + 1) || !data.startsWith(" SIP/2.0", m.method.length + 1 + m.uri.length)) return undefined;
     if (!isGrammarMethod(m.method)) return undefined;
     const ruri = parseUri(m.uri, 0, m.uri.length, true);
-    if (ruri === undefined) return undefined;
+    // In the request line the grammar's method= URI parameter overwrites the request's method.
+    if (ruri === undefined || ruri.hasParam("method")) return undefined;
     const req = new IncomingRequestMessage();
     req.method = m.method;
     (req as { ruri?: URI }).ruri = ruri;

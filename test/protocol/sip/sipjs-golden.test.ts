@@ -20,7 +20,7 @@ const fixtures = readdirSync(dir).filter((f) => f.endsWith(".sip")).sort();
 const logger = { error() {}, warn() {}, log() {}, debug() {} } as never;
 
 /** A comparable tree: class name and own keys in order at every level. */
-export function normalize(value: unknown): unknown {
+function normalize(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map(normalize);
   const ctor = (value as object).constructor?.name ?? "null-prototype";

@@ -166,6 +166,27 @@ describe("the parser seam", () => {
     expect(ours).toStrictEqual(stockParse(folded, logger));
   });
 
+  it("a message SIP.js's own parser would throw on is dropped, not thrown into the socket handler", () => {
+    const badCSeq = REGISTER_200.replace("CSeq: 2 REGISTER", "CSeq: 2 REGISTERX");
+    expect(() => stockParse(badCSeq, logger)).toThrow(TypeError);
+    const before = sipJsRuntimeStats.stockParseErrors;
+    expect(Parser.parseMessage(badCSeq, logger)).toBeUndefined();
+    expect(sipJsRuntimeStats.stockParseErrors - before).toBe(1);
+  });
+
+  it("an exception SIP.js throws while handling a delivered message is counted, not propagated", () => {
+    const parsed = parseSipMessage(REGISTER_200);
+    if (!parsed.ok) throw parsed.error;
+    const before = sipJsRuntimeStats.deliveryErrors;
+    expect(() =>
+      deliverParsed(REGISTER_200, parsed.message, () => {
+        throw new Error("Invalid state transition from Terminated to Terminated");
+      }),
+    ).not.toThrow();
+    expect(sipJsRuntimeStats.deliveryErrors - before).toBe(1);
+    expect(String(sipJsRuntimeStats.lastDeliveryError)).toContain("Terminated to Terminated");
+  });
+
   it("garbage is refused the way the stock parser refuses it", () => {
     for (const junk of ["", "hello", "SIP/2.0 200 OK\r\nVia: nonsense\r\n\r\n"]) {
       expect(Parser.parseMessage(junk, logger)).toStrictEqual(stockParse(junk, logger));
