@@ -260,7 +260,7 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
       return;
     }
     conn.sessions.set(sid, session);
-    session.attached(conn);
+    session.attached(conn, req);
     session.handleRequest(req, conn);
   }
 

@@ -82,6 +82,11 @@ class Direction {
         return;
       }
     }
+    // The empty SEND that bound leg `from` (or a keep-alive) is for this hop only.
+    if (req.body.length === 0 && getMsrpHeader(req, "Content-Type") === undefined) {
+      chunk.respond(200);
+      return;
+    }
     this.stats.chunks++;
     this.stats.bytes += req.body.length;
     const confirmLast = !this.passReports && req.flag === "$" && getSuccessReport(req);

@@ -539,9 +539,17 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     return peer !== undefined && msrpUrisEqual(peer, expected);
   }
 
-  /** @internal A connection was bound to this session (passive: by the peer's first request). */
-  attached(conn: MsrpConnection): void {
+  /**
+   * @internal A connection was bound to this session (passive: by the peer's first request). A
+   * passive session that was not told the remote path yet takes it from that request's From-Path
+   * **[choice]**: the PF may relay towards a leg before the SDP answer was processed.
+   */
+  attached(conn: MsrpConnection, request?: MsrpRequest): void {
     this.conn = conn;
+    if (!this.remote && request) {
+      const from = getFromPath(request);
+      if (from.length > 0) this.remote = from;
+    }
     if (this.setup === "passive") this.markBound();
   }
 

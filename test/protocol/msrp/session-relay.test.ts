@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  bridgeMsrpSessions,
+  type MsrpBridgeOptions,
+  type MsrpEndpoint,
+  type MsrpSession,
+  type MsrpSessionOptions,
+} from "../../../src/protocol/msrp/index.js";
+import { collectMessages, EndpointSet, nextMessage, randomBytes } from "./support/msrp-peers.js";
+
+const endpoints = new EndpointSet();
+afterEach(() => endpoints.closeAll());
+
+/**
+ * The PF's shape: the sender connects (active) to the relay's passive leg A; the relay's leg B
+ * connects (active) to the receiver's passive session; the bridge relays between A and B.
+ */
+async function relayChain(
+  opts: { bridge?: MsrpBridgeOptions; receiver?: Partial<MsrpSessionOptions> } = {},
+): Promise<{ sender: MsrpSession; receiver: MsrpSession; legA: MsrpSession; legB: MsrpSession; relay: MsrpEndpoint; bridge: ReturnType<typeof bridgeMsrpSessions> }> {
+  const senderEp = await endpoints.create();
+  const relay = await endpoints.create();
+  const receiverEp = await endpoints.create();
+  const receiver = receiverEp.createSession({ ...opts.receiver, setup: "passive" });
+  const legA = relay.createSession({ setup: "passive" });
+  const legB = relay.createSession({ setup: "active" });
+  const sender = senderEp.createSession({ setup: "active" });
+  const bridge = bridgeMsrpSessions(legA, legB, opts.bridge);
+  legA.setRemotePath(sender.localPath);
+  receiver.setRemotePath(legB.localPath);
+  await Promise.all([legB.connect(receiver.localPath), receiver.connect()]);
+  await Promise.all([sender.connect(legA.localPath), legA.connect()]);
+  return { sender, receiver, legA, legB, relay, bridge };
+}
+
+describe("MSRP relay between two sessions (chunk by chunk)", () => {
+  it("relays a 5 MB message from passive leg A to active leg B byte-identical, and replies back", async () => {
+    const { sender, receiver, bridge } = await relayChain();
+    const body = randomBytes(5 * 1024 * 1024, 11);
+    const got = nextMessage(receiver);
+    const r = await sender.send(body, { contentType: "application/octet-stream", chunkSize: 64 * 1024, messageId: "big-1" });
+    expect(r).toMatchObject({ ok: true, chunks: 80 });
+    const m = await got;
+    expect(m.messageId).toBe("big-1");
+    expect(m.chunks).toBe(80);
+    expect(m.body.equals(body)).toBe(true);
+    expect(bridge.aToB).toMatchObject({ chunks: 80, bytes: body.length, failedChunks: 0 });
+
+    const back = nextMessage(sender);
+    expect((await receiver.send("thanks", { contentType: "text/plain" })).ok).toBe(true);
+    expect((await back).body.toString()).toBe("thanks");
+    expect(bridge.bToA.chunks).toBe(1);
+  });
+
+  it("relays a 50 MB message in 64 KB chunks without reassembling it in the relay", async () => {
+    const { sender, receiver, bridge, legA } = await relayChain();
+    const body = randomBytes(50 * 1024 * 1024, 13);
+    const got = nextMessage(receiver);
+    const relayed = collectMessages(legA);
+    const r = await sender.send(body, { contentType: "application/octet-stream", chunkSize: 64 * 1024 });
+    expect(r).toMatchObject({ ok: true, chunks: 800, bytes: body.length });
+    expect((await got).body.equals(body)).toBe(true);
+    expect(bridge.aToB.chunks).toBe(800);
+    expect(relayed).toHaveLength(0); // the relay leg never assembled a message
+  });
+
+  it("keeps interleaved messages apart", async () => {
+    const { sender, receiver } = await relayChain();
+    const got = collectMessages(receiver);
+    const bodies = Array.from({ length: 6 }, (_, i) => randomBytes(100_000 + i * 1000, 20 + i));
+    const results = await Promise.all(bodies.map((b, i) => sender.send(b, { contentType: "application/octet-stream", chunkSize: 8192, messageId: `il-${i}` })));
+    expect(results.every((r) => r.ok)).toBe(true);
+    await waitFor(() => got.length === 6);
+    for (let i = 0; i < 6; i++) expect(got.find((m) => m.messageId === `il-${i}`)!.body.equals(bodies[i]!)).toBe(true);
+  });
+
+  it("passes the receiver's success REPORT back to the sender", async () => {
+    const { sender, bridge } = await relayChain();
+    const r = await sender.send(randomBytes(300_000), { contentType: "application/octet-stream", chunkSize: 64 * 1024, successReport: true });
+    expect(r).toMatchObject({ ok: true, reportStatus: 200 });
+    expect(bridge.bToA.reports).toBe(0);
+    expect(bridge.aToB.reports).toBe(1);
+  });
+
+  it("with per-leg reports the relay strips Success-Report and confirms the message itself", async () => {
+    const { sender, receiver, bridge } = await relayChain({ bridge: { passReports: false } });
+    const receiverReports: unknown[] = [];
+    receiver.on("report", (rep) => receiverReports.push(rep));
+    const got = nextMessage(receiver);
+    const r = await sender.send(randomBytes(200_000), { contentType: "application/octet-stream", chunkSize: 64 * 1024, successReport: true });
+    expect(r).toMatchObject({ ok: true, reportStatus: 200 });
+    const m = await got;
+    expect(m.headers.some(([n]) => n === "Success-Report")).toBe(false);
+    expect(bridge.aToB.reports).toBe(0);
+  });
+
+  it("hop-by-hop: the receiver's 413 reaches the sender as a failure REPORT and stops it", async () => {
+    const { sender, bridge } = await relayChain({ receiver: { maxMessageBytes: 512 * 1024 } });
+    // The relay answers 200 at once, so the sender learns of the 413 a round trip late; with 640
+    // chunks to send, it still stops long before the end.
+    const r = await sender.send(Buffer.alloc(40 * 1024 * 1024, 1), { contentType: "application/octet-stream", chunkSize: 64 * 1024 });
+    expect(r).toMatchObject({ ok: false, status: 413 });
+    expect(r.chunks).toBeLessThan(640);
+    expect(bridge.aToB.failedChunks).toBeGreaterThan(0);
+  });
+
+  it("end-to-end: each chunk is answered with the far leg's status", async () => {
+    const { sender } = await relayChain({ bridge: { responses: "end-to-end" }, receiver: { acceptTypes: ["text/plain"] } });
+    expect((await sender.send("fine", { contentType: "text/plain" })).ok).toBe(true);
+    const r = await sender.send("nope", { contentType: "image/gif" });
+    expect(r).toMatchObject({ ok: false, status: 415 });
+    expect(r.error?.code).toBe("msrp-status");
+  });
+
+  it("end-to-end: a far leg that is gone answers 481 upstream", async () => {
+    const { sender, legB } = await relayChain({ bridge: { responses: "end-to-end" } });
+    await legB.close();
+    const r = await sender.send("into the void", { contentType: "text/plain" });
+    expect(r).toMatchObject({ ok: false, status: 481 });
+  });
+
+  it("waits for the far leg to be bound before forwarding", async () => {
+    const senderEp = await endpoints.create();
+    const relay = await endpoints.create();
+    const receiverEp = await endpoints.create();
+    const legA = relay.createSession({ setup: "passive" });
+    const legB = relay.createSession({ setup: "passive" }); // the callee connects to the relay later
+    bridgeMsrpSessions(legA, legB);
+    const sender = senderEp.createSession({ setup: "active" });
+    await sender.connect(legA.localPath);
+    const sending = sender.send("early bird", { contentType: "text/plain" });
+    const callee = receiverEp.createSession({ setup: "active" });
+    const got = nextMessage(callee);
+    await callee.connect(legB.localPath);
+    expect((await sending).ok).toBe(true);
+    expect((await got).body.toString()).toBe("early bird");
+  });
+
+  it("close() detaches the bridge: the legs reassemble on their own again", async () => {
+    const { sender, legA, bridge } = await relayChain();
+    bridge.close();
+    bridge.close();
+    const got = nextMessage(legA);
+    expect((await sender.send("to the relay itself", { contentType: "text/plain" })).ok).toBe(true);
+    expect((await got).body.toString()).toBe("to the relay itself");
+  });
+});
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(cond()).toBe(true);
+}
