@@ -5,44 +5,44 @@
  */
 import type { Session } from "sip.js/lib/api/session.js";
 import type { SessionDescriptionHandlerFactory } from "sip.js/lib/api/session-description-handler-factory.js";
+import type { MsrpEndpoint } from "../protocol/msrp/endpoint.js";
 import { buildMsrpAnswer, type MsrpSdpError } from "../protocol/sdp/index.js";
 import {
   CPM_ACCEPT_TYPES,
   CPM_ACCEPT_WRAPPED_TYPES,
   type MsrpDescriptionOptions,
-  type MsrpEndpointLike,
   MsrpSessionDescriptionHandler,
-  type MsrpSessionLike,
+  type MsrpSdhSessionOptions,
 } from "./msrp-sdh.js";
 
-export interface MsrpSdhFactoryOptions<S extends MsrpSessionLike = MsrpSessionLike> extends MsrpDescriptionOptions {
-  endpoint: MsrpEndpointLike<S>;
+export interface MsrpSdhFactoryOptions extends MsrpDescriptionOptions {
+  endpoint: MsrpEndpoint;
+  /** Options of every MSRP session made (timeouts, chunk size, connectionGroup per client…). */
+  session?: MsrpSdhSessionOptions;
   /** Called for every handler made, with the SIP.js session it serves (to attach a delegate). */
-  onCreated?: (sdh: MsrpSessionDescriptionHandler<S>, session: Session) => void;
+  onCreated?: (sdh: MsrpSessionDescriptionHandler, session: Session) => void;
 }
 
-export function createMsrpSessionDescriptionHandlerFactory<S extends MsrpSessionLike>(
-  opts: MsrpSdhFactoryOptions<S>,
-): SessionDescriptionHandlerFactory {
-  const { endpoint, onCreated, ...defaults } = opts;
+export function createMsrpSessionDescriptionHandlerFactory(opts: MsrpSdhFactoryOptions): SessionDescriptionHandlerFactory {
+  const { endpoint, session: sessionOptions, onCreated, ...defaults } = opts;
   return (session: Session) => {
-    const sdh = new MsrpSessionDescriptionHandler<S>(endpoint, defaults);
+    const sdh = new MsrpSessionDescriptionHandler(endpoint, defaults, sessionOptions);
     onCreated?.(sdh, session);
     return sdh;
   };
 }
 
 /** The handler of a SIP.js session, when it is an MSRP one. */
-export function msrpSdhOf<S extends MsrpSessionLike = MsrpSessionLike>(session: Session): MsrpSessionDescriptionHandler<S> | undefined {
+export function msrpSdhOf(session: Session): MsrpSessionDescriptionHandler | undefined {
   const sdh = session.sessionDescriptionHandler;
-  return sdh instanceof MsrpSessionDescriptionHandler ? (sdh as MsrpSessionDescriptionHandler<S>) : undefined;
+  return sdh instanceof MsrpSessionDescriptionHandler ? sdh : undefined;
 }
 
 /**
  * Why an incoming INVITE's offer cannot be answered, or undefined when it can. SIP.js answers an
  * SDH failure inside Invitation.accept() with 480, so the terminating client checks first and
- * rejects with `error.sipStatus` (488) itself. Uses a placeholder path: only the negotiation is
- * checked, no MSRP session is made.
+ * rejects with `error.sipStatus` (488) itself. Only the negotiation is checked (with a
+ * placeholder path): no MSRP session is made.
  */
 export function checkMsrpOffer(body: string, opts: MsrpDescriptionOptions = {}): MsrpSdpError | undefined {
   const r = buildMsrpAnswer(body, {

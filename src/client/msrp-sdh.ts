@@ -9,11 +9,12 @@
  * connection is made in the background: setDescription resolves as soon as the SDP is understood,
  * so the ACK is not held back by the TCP connect; `ready` tells when the MSRP leg is bound.
  *
- * Re-INVITEs (§7.4.4): an offer or answer that names the same remote path, while the current MSRP
- * session still works, changes nothing (session-timer refreshes must not disturb the stream). A new
- * remote path, a session whose connection was lost, or `renew: true` in the options makes a new
- * MSRP session (new session-id, new path) that replaces the old one once the negotiation completes;
- * `ready` then follows the new leg and the delegate hears `onMsrpSession`.
+ * Re-INVITEs (§7.4.4): while the current MSRP session is open, a re-offer keeps it (its path,
+ * its connection), and so does an incoming re-offer naming the same remote path: session-timer
+ * refreshes must not disturb the stream. A closed session (its connection was lost), an incoming
+ * offer with a new remote path, or `renew: true` in the options makes a new MSRP session (new
+ * session-id, new path) that replaces the old one once the negotiation completes; `ready` then
+ * follows the new leg and the delegate hears `onMsrpSession`.
  *
  * State machine (every transition checked): initial → have-local-offer | have-remote-offer →
  * stable → have-local-offer | have-remote-offer → stable …; rollback returns to the state before
@@ -26,6 +27,8 @@ import type {
   SessionDescriptionHandlerOptions,
 } from "sip.js/lib/api/session-description-handler.js";
 import { SessionDescriptionHandlerError } from "sip.js/lib/api/exceptions/session-description-handler.js";
+import type { MsrpEndpoint } from "../protocol/msrp/endpoint.js";
+import type { MsrpSession, MsrpSessionOptions } from "../protocol/msrp/session.js";
 import {
   answerSetup,
   buildMsrpAnswer,
@@ -38,27 +41,6 @@ import {
   MsrpSdpError,
   serializeSdp,
 } from "../protocol/sdp/index.js";
-
-/** The MSRP session the handler drives. src/protocol/msrp's MsrpSession is adapted to this. */
-export interface MsrpSessionLike {
-  /** What goes into our `a=path`: relays first (Use-Path), our own MSRP URI last. */
-  readonly localPath: readonly string[];
-  /**
-   * Binds the session to the peer described by `remote`: the active side connects (or reuses a
-   * connection) and sends the binding SEND; the passive side waits for the peer's. Rejects when
-   * that fails or times out. Called once per session.
-   */
-  connect(remote: MsrpMedia, role: "active" | "passive"): Promise<void>;
-  /** False once the session or its connection failed or closed: a re-INVITE then makes a new one. */
-  readonly usable: boolean;
-  /** Ends the session (idempotent); a pending connect() rejects. */
-  close(): void;
-}
-
-/** Makes sessions with fresh session-ids (src/protocol/msrp's MsrpEndpoint, adapted). */
-export interface MsrpEndpointLike<S extends MsrpSessionLike = MsrpSessionLike> {
-  createSession(role: "active" | "passive"): S;
-}
 
 /** What one side of the stream states about itself; factory defaults, overridable per call. */
 export interface MsrpDescriptionOptions {
@@ -90,9 +72,12 @@ export interface MsrpSdhCallOptions extends SessionDescriptionHandlerOptions, Ms
   renew?: boolean;
 }
 
-export interface MsrpSdhDelegate<S extends MsrpSessionLike> {
-  /** A new MSRP session took over (first negotiation or a replacement after a re-INVITE). */
-  onMsrpSession?(session: S, previous: S | undefined): void;
+/** Options of the MSRP sessions the handler makes (endpoint defaults apply underneath). */
+export type MsrpSdhSessionOptions = Omit<MsrpSessionOptions, "setup" | "localSessionId" | "remotePath" | "acceptTypes" | "acceptWrappedTypes">;
+
+export interface MsrpSdhDelegate {
+  /** A new MSRP session took over (first negotiation, or a replacement after a re-INVITE). */
+  onMsrpSession?(session: MsrpSession, previous: MsrpSession | undefined): void;
 }
 
 export const CPM_ACCEPT_TYPES: readonly string[] = ["message/cpim", "application/im-iscomposing+xml"];
@@ -108,23 +93,21 @@ const TRANSITIONS: Readonly<Record<MsrpSdhState, readonly MsrpSdhState[]>> = {
   closed: [],
 };
 
-/** One MSRP session with the peer it is (to be) bound to. */
-interface Leg<S> {
-  session: S;
+/** One MSRP session with the peer stream it is (to be) bound to. */
+interface Leg {
+  session: MsrpSession;
   role: "active" | "passive";
   remote: MsrpMedia;
 }
 
 /** A negotiation in progress: the session our SDP names, and whether it was made for it. */
-interface Pending<S> {
-  session: S;
+interface Pending {
+  session: MsrpSession;
   isNew: boolean;
-  /** Offers we made: our role. */
-  setup?: "active" | "passive";
-  /** Offers we received: our answer, the peer's stream and our role. */
+  role: "active" | "passive";
+  /** Offers we received: our answer and the peer's stream. */
   answer?: string;
   remote?: MsrpMedia;
-  role?: "active" | "passive";
 }
 
 interface Deferred {
@@ -162,19 +145,20 @@ function samePath(a: readonly string[] | undefined, b: readonly string[]): boole
   return a !== undefined && a.length === b.length && a.every((u, i) => u === b[i]);
 }
 
-export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessionLike> implements SessionDescriptionHandler {
-  delegate: MsrpSdhDelegate<S> | undefined;
+export class MsrpSessionDescriptionHandler implements SessionDescriptionHandler {
+  delegate: MsrpSdhDelegate | undefined;
 
   private stateValue: MsrpSdhState = "initial";
-  private current: Leg<S> | undefined;
-  private pending: Pending<S> | undefined;
+  private current: Leg | undefined;
+  private pending: Pending | undefined;
   private readyValue = deferred();
   private readonly originId: string;
   private originVersion = 0;
 
   constructor(
-    private readonly endpoint: MsrpEndpointLike<S>,
+    private readonly endpoint: MsrpEndpoint,
     private readonly defaults: MsrpDescriptionOptions = {},
+    private readonly sessionOptions: MsrpSdhSessionOptions = {},
   ) {
     // RFC 8866 §5.2: a numeric id unique enough per session; the version counts our descriptions.
     this.originId = String(Math.floor(Math.random() * 2 ** 40) + 1);
@@ -184,8 +168,8 @@ export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessi
     return this.stateValue;
   }
 
-  /** The MSRP session in use (after the first negotiation completed), for sending and receiving. */
-  get msrpSession(): S | undefined {
+  /** The MSRP session in use once a negotiation completed, for sending and receiving. */
+  get msrpSession(): MsrpSession | undefined {
     return this.current?.session;
   }
 
@@ -196,8 +180,8 @@ export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessi
 
   /**
    * Resolves when the current (or, before the first answer, the coming) MSRP leg is bound;
-   * rejects with the connect error, or when the handler closes first. A replacement leg after a
-   * re-INVITE gets a new promise: read `ready` again after `onMsrpSession`.
+   * rejects with its MsrpSessionError, or when the handler closes first. A replacement leg after
+   * a re-INVITE gets a new promise: read `ready` again after `onMsrpSession`.
    */
   get ready(): Promise<void> {
     return this.readyValue.promise;
@@ -213,11 +197,10 @@ export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessi
   }
 
   async getDescription(options?: SessionDescriptionHandlerOptions, modifiers?: SessionDescriptionHandlerModifier[]): Promise<BodyAndContentType> {
-    const opts = this.options(options);
     switch (this.stateValue) {
       case "initial":
       case "stable":
-        return this.makeOffer(opts, modifiers);
+        return this.makeOffer(this.options(options), modifiers);
       case "have-remote-offer":
         return this.giveAnswer(modifiers);
       case "closed":
@@ -247,7 +230,7 @@ export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessi
     if (this.stateValue !== "have-local-offer" && this.stateValue !== "have-remote-offer") return;
     const p = this.pending;
     this.pending = undefined;
-    if (p?.isNew) p.session.close();
+    if (p?.isNew) void p.session.close();
     this.transition(this.current ? "stable" : "initial");
   }
 
@@ -255,37 +238,31 @@ export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessi
   close(): void {
     if (this.stateValue === "closed") return;
     this.transition("closed");
-    if (this.pending?.isNew) this.pending.session.close();
+    if (this.pending?.isNew) void this.pending.session.close();
     this.pending = undefined;
-    this.current?.session.close();
+    if (this.current) void this.current.session.close();
     if (!this.readyValue.settled) this.readyValue.reject(closedError());
   }
 
   // ---- offerer -------------------------------------------------------------------------
 
   private async makeOffer(opts: MsrpSdhCallOptions, modifiers?: SessionDescriptionHandlerModifier[]): Promise<BodyAndContentType> {
-    const setup = opts.setup ?? "active";
+    const role = opts.setup ?? "active";
+    const acceptTypes = opts.acceptTypes ?? CPM_ACCEPT_TYPES;
+    const acceptWrappedTypes = opts.acceptWrappedTypes ?? CPM_ACCEPT_WRAPPED_TYPES;
     const cur = this.current;
-    const reuse = cur !== undefined && opts.renew !== true && cur.session.usable && cur.role === setup;
-    const session = reuse ? cur.session : this.endpoint.createSession(setup);
-    const sdp = buildMsrpOffer({
-      ...this.localOptions(opts, session),
-      acceptTypes: opts.acceptTypes ?? CPM_ACCEPT_TYPES,
-      acceptWrappedTypes: opts.acceptWrappedTypes ?? CPM_ACCEPT_WRAPPED_TYPES,
-      setup,
-    });
+    const reuse = cur !== undefined && opts.renew !== true && !cur.session.closed && cur.role === role;
+    const session = reuse ? cur.session : this.createSession(role, acceptTypes, acceptWrappedTypes);
+    const sdp = buildMsrpOffer({ ...this.localOptions(opts, session), acceptTypes, acceptWrappedTypes, setup: role });
     let body: string;
     try {
       body = await modify("offer", serializeSdp(sdp), modifiers);
+      if (this.stateValue === "closed") throw closedError();
     } catch (e) {
-      if (!reuse) session.close();
+      if (!reuse) void session.close();
       throw e;
     }
-    if (this.stateValue === "closed") {
-      if (!reuse) session.close();
-      throw closedError();
-    }
-    this.pending = { session, isNew: !reuse, setup };
+    this.pending = { session, isNew: !reuse, role };
     this.transition("have-local-offer");
     return { body, contentType: "application/sdp" };
   }
@@ -297,9 +274,9 @@ export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessi
     const remote = extracted.media;
     // RFC 6135: our active needs their passive (absent = passive, RFC 4975), and the other way round.
     const theirs = remote.setup ?? "passive";
-    const expected = p.setup === "active" ? "passive" : "active";
+    const expected = p.role === "active" ? "passive" : "active";
     if (theirs !== expected) {
-      throw new MsrpSdpError("incompatible-setup", `we offered a=setup:${p.setup}, the answer says a=setup:${remote.setup ?? "(none)"}`);
+      throw new MsrpSdpError("incompatible-setup", `we offered a=setup:${p.role}, the answer says a=setup:${remote.setup ?? "(none)"}`);
     }
     const ours = opts.acceptTypes ?? CPM_ACCEPT_TYPES;
     if (intersectMediaTypes(ours, remote.acceptTypes).length === 0) {
@@ -307,7 +284,7 @@ export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessi
     }
     this.pending = undefined;
     this.transition("stable");
-    this.commit({ session: p.session, role: p.setup!, remote }, p.isNew);
+    this.commit({ session: p.session, role: p.role, remote }, p.isNew);
   }
 
   // ---- answerer ------------------------------------------------------------------------
@@ -319,19 +296,23 @@ export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessi
     const remote = extracted.media;
     const role = answerSetup(remote.setup, opts.answerSetup);
     if (role === undefined) throw new MsrpSdpError("incompatible-setup", `cannot answer a=setup:${remote.setup}: no side would connect`);
+    const ourTypes = opts.acceptTypes ?? CPM_ACCEPT_TYPES;
+    const ourWrapped = opts.acceptWrappedTypes ?? CPM_ACCEPT_WRAPPED_TYPES;
+    // The session enforces what the answer will advertise: the intersection (checked again below).
+    const acceptTypes = intersectMediaTypes(ourTypes, remote.acceptTypes);
     const cur = this.current;
     const reuse =
-      cur !== undefined && opts.renew !== true && cur.session.usable && cur.role === role && samePath(cur.remote.path, remote.path);
-    const session = reuse ? cur.session : this.endpoint.createSession(role);
+      cur !== undefined && opts.renew !== true && !cur.session.closed && cur.role === role && samePath(cur.remote.path, remote.path);
+    const session = reuse ? cur.session : this.createSession(role, acceptTypes.length > 0 ? acceptTypes : ourTypes, ourWrapped, remote.path);
     const answered = buildMsrpAnswer(sdp, {
       ...this.localOptions(opts, session),
-      acceptTypes: opts.acceptTypes ?? CPM_ACCEPT_TYPES,
-      acceptWrappedTypes: opts.acceptWrappedTypes ?? CPM_ACCEPT_WRAPPED_TYPES,
+      acceptTypes: ourTypes,
+      acceptWrappedTypes: ourWrapped,
       preferredSetup: role,
       protos,
     });
     if (!answered.ok) {
-      if (!reuse) session.close();
+      if (!reuse) void session.close();
       throw answered.error;
     }
     this.pending = { session, isNew: !reuse, answer: serializeSdp(answered.sdp), remote, role };
@@ -344,24 +325,34 @@ export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessi
     if (this.stateValue !== "have-remote-offer" || this.pending !== p) throw closedError();
     this.pending = undefined;
     this.transition("stable");
-    this.commit({ session: p.session, role: p.role!, remote: p.remote! }, p.isNew);
+    this.commit({ session: p.session, role: p.role, remote: p.remote! }, p.isNew);
     return { body, contentType: "application/sdp" };
   }
 
   // ---- shared --------------------------------------------------------------------------
 
+  private createSession(role: "active" | "passive", acceptTypes: readonly string[], acceptWrappedTypes: readonly string[], remotePath?: readonly string[]): MsrpSession {
+    const opts: MsrpSessionOptions = { ...this.sessionOptions, setup: role, acceptTypes, acceptWrappedTypes };
+    if (remotePath !== undefined) opts.remotePath = remotePath;
+    return this.endpoint.createSession(opts);
+  }
+
   /**
-   * Makes `leg` the current one. A new session (or a known one facing a new remote path) is
-   * bound now; the session it replaces is closed.
+   * Makes `leg` the current one. A new session is bound now (the active side connects, the
+   * passive one waits for the peer) and the one it replaces is closed. A kept session facing a
+   * new remote path (the peer moved while ours still works) only learns the new path
+   * **[choice]**: its connection stays, as a session cannot bind twice.
    */
-  private commit(leg: Leg<S>, isNew: boolean): void {
+  private commit(leg: Leg, isNew: boolean): void {
     const previous = this.current;
-    const rebind = isNew || previous === undefined || !samePath(previous.remote.path, leg.remote.path);
     this.current = leg;
-    if (!rebind) return;
+    if (!isNew) {
+      if (previous && !samePath(previous.remote.path, leg.remote.path)) leg.session.setRemotePath(leg.remote.path);
+      return;
+    }
     if (this.readyValue.settled) this.readyValue = deferred();
     const ready = this.readyValue;
-    leg.session.connect(leg.remote, leg.role).then(
+    leg.session.connect(leg.remote.path).then(
       () => {
         if (this.current === leg) ready.resolve();
       },
@@ -370,15 +361,15 @@ export class MsrpSessionDescriptionHandler<S extends MsrpSessionLike = MsrpSessi
       },
     );
     const old = previous?.session;
-    if (old !== undefined && old !== leg.session) old.close();
-    this.delegate?.onMsrpSession?.(leg.session, old !== leg.session ? old : undefined);
+    if (old !== undefined && old !== leg.session) void old.close();
+    this.delegate?.onMsrpSession?.(leg.session, old);
   }
 
   private options(options: SessionDescriptionHandlerOptions | undefined): MsrpSdhCallOptions {
     return options === undefined ? this.defaults : { ...this.defaults, ...(options as MsrpSdhCallOptions) };
   }
 
-  private localOptions(opts: MsrpSdhCallOptions, session: S) {
+  private localOptions(opts: MsrpSdhCallOptions, session: MsrpSession) {
     this.originVersion++;
     return {
       path: session.localPath,
