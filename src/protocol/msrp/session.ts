@@ -72,6 +72,12 @@ export interface MsrpSessionOptions {
   chunkSize?: number;
   /** Largest message reassembled; larger ones get 413. Default 64 MiB. */
   maxMessageBytes?: number;
+  /**
+   * False: incoming messages are tracked to completion but their bytes are not kept ('message'
+   * events carry an empty body and the `size`): a load generator's receivers need to know that a
+   * 50 MB message arrived whole, not to hold it. Default true.
+   */
+  keepBodies?: boolean;
   /** Passive: answer 403 to a binding request whose From-Path is not the expected remote path. Default true. */
   checkFromPath?: boolean;
   /**
@@ -125,7 +131,10 @@ export interface MsrpSendResult {
 export interface MsrpIncomingMessage {
   messageId: string;
   contentType?: string;
+  /** Empty when the session discards bodies (keepBodies: false). */
   body: Buffer;
+  /** Bytes in the message. */
+  size: number;
   /** Headers of the first chunk received for this message. */
   headers: MsrpHeaderList;
   chunks: number;
@@ -247,6 +256,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
   private readonly host: MsrpSessionHost;
   private readonly clock: Clock;
   private readonly maxMessageBytes: number | undefined;
+  private readonly keepBodies: boolean;
   private reassembler: MsrpReassembler | undefined;
   private chunkHandler: MsrpChunkHandler | undefined;
   private readonly inflight = new Set<MsrpTransaction>();
@@ -275,6 +285,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     this.reportTimeoutMs = opts.reportTimeoutMs ?? this.transactionTimeoutMs;
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.maxMessageBytes = opts.maxMessageBytes;
+    this.keepBodies = opts.keepBodies ?? true;
     this.checkFromPath = opts.checkFromPath ?? true;
     if (opts.remotePath) this.setRemotePath(opts.remotePath);
     this.boundPromise = new Promise<void>((resolve, reject) => {
@@ -753,7 +764,11 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       respond(conn, req, 415, this.localUri);
       return;
     }
-    this.reassembler ??= new MsrpReassembler(this.maxMessageBytes !== undefined ? { maxMessageBytes: this.maxMessageBytes } : {});
+    if (!this.reassembler) {
+      const o: ConstructorParameters<typeof MsrpReassembler>[0] = { keepBodies: this.keepBodies };
+      if (this.maxMessageBytes !== undefined) o.maxMessageBytes = this.maxMessageBytes;
+      this.reassembler = new MsrpReassembler(o);
+    }
     const r = this.reassembler.accept(req);
     if (r.kind === "error") {
       respond(conn, req, r.status, this.localUri, r.error.message);
@@ -763,11 +778,11 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     if (r.kind !== "complete") return;
     const m = r.message;
     if (getSuccessReport(req) || getSuccessReport(m)) {
-      const total = m.body.length;
+      const total = m.size;
       conn.write(createReport(req, 200, { start: 1, end: total, total }, { fromPath: this.localUri }));
     }
     // The empty binding SEND carries no content: it is not a message.
-    if (m.body.length === 0 && m.contentType === undefined) return;
+    if (m.size === 0 && m.contentType === undefined) return;
     this.messagesReceived++;
     this.emit("message", incoming(m, this.clock.nowNs()));
   }
@@ -845,7 +860,7 @@ function respond(conn: MsrpConnection, req: MsrpRequest, status: number, localUr
 }
 
 function incoming(m: ReassembledMessage, receivedNs: number): MsrpIncomingMessage {
-  const out: MsrpIncomingMessage = { messageId: m.messageId, body: m.body, headers: m.headers, chunks: m.chunks, receivedNs };
+  const out: MsrpIncomingMessage = { messageId: m.messageId, body: m.body, size: m.size, headers: m.headers, chunks: m.chunks, receivedNs };
   if (m.contentType !== undefined) out.contentType = m.contentType;
   return out;
 }

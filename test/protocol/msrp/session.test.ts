@@ -70,6 +70,18 @@ describe("MSRP sessions: set-up and exchange", () => {
     expect(m.body.equals(body)).toBe(true);
   });
 
+  it("a receiver that discards bodies still learns that the whole message arrived", async () => {
+    const server = await endpoints.create();
+    const client = await endpoints.create();
+    const { active, passive } = await connectedPair(client, server, { passive: { keepBodies: false } });
+    const got = nextMessage(passive);
+    const r = await active.send(randomBytes(1_000_000), { contentType: "application/octet-stream", chunkSize: 64 * 1024, successReport: true });
+    expect(r).toMatchObject({ ok: true, reportStatus: 200 });
+    const m = await got;
+    expect(m).toMatchObject({ size: 1_000_000, chunks: 16 });
+    expect(m.body.length).toBe(0);
+  });
+
   it("streams a source of unknown size (ranges say * until the last chunk)", async () => {
     const server = await endpoints.create();
     const client = await endpoints.create();
