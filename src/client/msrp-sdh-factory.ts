@@ -6,7 +6,7 @@
 import type { Session } from "sip.js/lib/api/session.js";
 import type { SessionDescriptionHandlerFactory } from "sip.js/lib/api/session-description-handler-factory.js";
 import type { MsrpEndpoint } from "../protocol/msrp/endpoint.js";
-import { buildMsrpAnswer, type MsrpSdpError } from "../protocol/sdp/index.js";
+import { buildMsrpAnswer, type MsrpSdpError, sdpFromBody } from "../protocol/sdp/index.js";
 import {
   CPM_ACCEPT_TYPES,
   CPM_ACCEPT_WRAPPED_TYPES,
@@ -41,11 +41,11 @@ export function msrpSdhOf(session: Session): MsrpSessionDescriptionHandler | und
 /**
  * Why an incoming INVITE's offer cannot be answered, or undefined when it can. SIP.js answers an
  * SDH failure inside Invitation.accept() with 480, so the terminating client checks first and
- * rejects with `error.sipStatus` (488) itself. Only the negotiation is checked (with a
+ * rejects with `error.sipStatus` (488) itself. `body` may be multipart/mixed. Only the negotiation is checked (with a
  * placeholder path): no MSRP session is made.
  */
 export function checkMsrpOffer(body: string, opts: MsrpDescriptionOptions = {}): MsrpSdpError | undefined {
-  const r = buildMsrpAnswer(body, {
+  const r = buildMsrpAnswer(sdpFromBody(body) ?? body, {
     path: ["msrp://127.0.0.1:9/check;tcp"],
     acceptTypes: opts.acceptTypes ?? CPM_ACCEPT_TYPES,
     acceptWrappedTypes: opts.acceptWrappedTypes ?? CPM_ACCEPT_WRAPPED_TYPES,

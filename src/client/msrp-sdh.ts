@@ -35,10 +35,13 @@ import {
   buildMsrpOffer,
   extractMsrpMedia,
   intersectMediaTypes,
+  isSdpBodyType,
   type MediaDirection,
   type MsrpMedia,
   type MsrpProto,
   MsrpSdpError,
+  parseSdp,
+  sdpFromBody,
   serializeSdp,
 } from "../protocol/sdp/index.js";
 
@@ -187,9 +190,9 @@ export class MsrpSessionDescriptionHandler implements SessionDescriptionHandler 
     return this.readyValue.promise;
   }
 
+  /** application/sdp, and multipart/mixed bodies with an SDP part (group INVITEs, RFC 5621). */
   hasDescription(contentType: string): boolean {
-    const semi = contentType.indexOf(";");
-    return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase() === "application/sdp";
+    return isSdpBodyType(contentType);
   }
 
   sendDtmf(): boolean {
@@ -210,8 +213,10 @@ export class MsrpSessionDescriptionHandler implements SessionDescriptionHandler 
     }
   }
 
-  async setDescription(sdp: string, options?: SessionDescriptionHandlerOptions, modifiers?: SessionDescriptionHandlerModifier[]): Promise<void> {
+  async setDescription(body: string, options?: SessionDescriptionHandlerOptions, modifiers?: SessionDescriptionHandlerModifier[]): Promise<void> {
     const opts = this.options(options);
+    // A body that is neither SDP nor multipart with an SDP part fails below as bad-sdp (488).
+    const sdp = sdpFromBody(body) ?? body;
     switch (this.stateValue) {
       case "initial":
       case "stable":
@@ -289,8 +294,11 @@ export class MsrpSessionDescriptionHandler implements SessionDescriptionHandler 
 
   // ---- answerer ------------------------------------------------------------------------
 
-  private takeOffer(sdp: string, opts: MsrpSdhCallOptions): void {
+  private takeOffer(text: string, opts: MsrpSdhCallOptions): void {
     const protos = opts.protos ?? ["TCP/MSRP"];
+    const parsed = parseSdp(text);
+    if (!parsed.ok) throw new MsrpSdpError("bad-sdp", `the offer is not valid SDP: ${parsed.error.message}`);
+    const sdp = parsed.sdp;
     const extracted = extractMsrpMedia(sdp, { protos });
     if (!extracted.ok) throw extracted.error;
     const remote = extracted.media;

@@ -163,12 +163,37 @@ describe("MSRP SDH: offer/answer and the MSRP leg", () => {
     await alice.ready;
   });
 
-  it("handles application/sdp only, and sends no DTMF", async () => {
+  it("handles application/sdp and multipart/mixed, and sends no DTMF", async () => {
     const sdh = new MsrpSessionDescriptionHandler(await endpoint());
     expect(sdh.hasDescription("application/sdp")).toBe(true);
     expect(sdh.hasDescription("Application/SDP; charset=utf-8")).toBe(true);
-    expect(sdh.hasDescription("multipart/mixed;boundary=x")).toBe(false);
+    expect(sdh.hasDescription("multipart/mixed;boundary=x")).toBe(true);
+    expect(sdh.hasDescription("message/cpim")).toBe(false);
     expect(sdh.sendDtmf()).toBe(false);
+  });
+
+  it("answers an offer inside a multipart/mixed body (SDP + resource list, as group INVITEs carry)", async () => {
+    const [ea, eb] = [await endpoint(), await endpoint()];
+    const alice = new MsrpSessionDescriptionHandler(ea);
+    const bob = new MsrpSessionDescriptionHandler(eb);
+    const offer = await alice.getDescription();
+    const multipart = [
+      "--b1",
+      "Content-Type: application/resource-lists+xml",
+      "",
+      '<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"/>',
+      "--b1",
+      "Content-Type: application/sdp",
+      "",
+      offer.body,
+      "--b1--",
+      "",
+    ].join("\r\n");
+    expect(checkMsrpOffer(multipart)).toBeUndefined();
+    await bob.setDescription(multipart);
+    await alice.setDescription((await bob.getDescription()).body);
+    await Promise.all([alice.ready, bob.ready]);
+    expect((await exchange(alice, bob, "group-ish")).body.toString()).toBe("group-ish");
   });
 });
 

@@ -5,3 +5,4 @@ export { serializeSdp, formatOrigin, formatMediaLine } from "./serializer.js";
 export * from "./lines.js";
 export * from "./media-types.js";
 export * from "./msrp-media.js";
+export { sdpFromBody, isSdpBodyType } from "./body.js";
