@@ -1,11 +1,13 @@
 /**
- * The embedded CPM server (PF/CF) as a library. This issue gives it the registrar base: SIP over
- * TCP and UDP, server transactions with retransmission absorption, REGISTER with optional digest
- * auth, OPTIONS, and the right 4xx/5xx for everything else (see core/sip-core.ts). Later issues add
- * handlers (B2BUA PF, MSRP, CF) on the same core with `SipCore.setHandler`.
+ * The embedded CPM server (PF/CF) as a library: SIP over TCP and UDP, server transactions with
+ * retransmission absorption, REGISTER with optional digest auth, OPTIONS, the PF as a B2BUA for
+ * 1-1 sessions and large messages with MSRP anchored on its own MSRP listener (pf/b2bua.ts), and
+ * the right 4xx/5xx for everything else (see core/sip-core.ts). Later issues add handlers
+ * (pager mode, deferred store, CF) on the same core with `SipCore.setHandler`.
  *
- * Layout: transport/ (sockets → flows), transaction/ (matching, retransmissions), core/ (UAS checks,
- * responses, injected delay), registrar/ (bindings), auth/ (digest).
+ * Layout: transport/ (sockets → flows), transaction/ (server and client transactions), core/ (UAS
+ * checks, responses, injected delay), registrar/ (bindings), auth/ (digest), pf/ (B2BUA, SDP
+ * rewriting, MSRP anchoring), timers/.
  */
 import type { SipTransportName } from "../config/run-config.js";
 import { getHeader } from "../protocol/sip/headers.js";
@@ -19,22 +21,31 @@ import { addressOfRecord, RegisterHandler } from "./registrar/register-handler.j
 import { StatsCollector, type ServerStats } from "./stats.js";
 import { ServerTransactionTable } from "./transaction/server-transaction-table.js";
 import { bindListeners } from "./transport/bind.js";
+import { ClientTransactions } from "./transaction/client-transactions.js";
+import { ParticipatingFunction } from "./pf/b2bua.js";
+import type { PfStats } from "./pf/pf-stats.js";
+import { createMsrpEndpoint, type MsrpEndpoint } from "../protocol/msrp/endpoint.js";
 
 export type { CpmServerOptions, ServerAuthOptions, DigestAlgorithmName } from "./options.js";
-export type { ServerStats } from "./stats.js";
+export type { ServerStats, PfStats } from "./stats.js";
 export { buildServerOptionsFromFlags, type ServeFlags } from "./cli-options.js";
 export { SERVER_HEADER } from "./core/response-sender.js";
 
 export interface CpmServer {
   readonly sipAddress: { host: string; port: number; transports: SipTransportName[] };
+  /** Where the PF's MSRP listener is (both legs of every session connect here). */
+  readonly msrpAddress: { host: string; port: number };
   stats(): ServerStats;
   /** Close listeners, connections and timers. Safe to call twice. */
   close(): Promise<void>;
 }
 
-/** Option tags we accept in Require (RFC 3327 Path is stored and echoed by the registrar). */
-const SUPPORTED_OPTION_TAGS = ["path"] as const;
-/** Bodies we accept; nothing this issue handles carries one, SDP comes with sessions. */
+/**
+ * Option tags we accept in Require: RFC 3327 Path (stored and echoed by the registrar) and RFC 4028
+ * timer (the PF passes refreshes between the legs).
+ */
+const SUPPORTED_OPTION_TAGS = ["path", "timer"] as const;
+/** Bodies we accept: SDP offers of sessions. */
 const ACCEPT = "application/sdp";
 
 export async function createCpmServer(opts: CpmServerOptions = {}): Promise<CpmServer> {
@@ -63,21 +74,89 @@ export async function createCpmServer(opts: CpmServerOptions = {}): Promise<CpmS
       ["Supported", core.supportedValue],
     ]);
   });
-  // No dialogs exist yet (sessions come with the B2BUA PF): every BYE is for an unknown dialog.
+  // Out of dialog a BYE belongs to nothing; in a dialog the PF's dialog handler takes it.
   core.setHandler("BYE", (req: IncomingRequest) => req.respond(481, "Call/Transaction Does Not Exist"));
 
-  const listeners = await bindListeners(o.host, o.port, o.transports, core, stats);
+  let msrp: MsrpEndpoint;
+  try {
+    msrp = await createMsrpEndpoint({ host: o.msrpHost, port: o.msrpPort, clock: o.clock });
+  } catch (err) {
+    sender.close();
+    table.close();
+    bindings.clear();
+    throw err;
+  }
+  let listeners: Awaited<ReturnType<typeof bindListeners>>;
+  try {
+    listeners = await bindListeners(o.host, o.port, o.transports, core, stats);
+  } catch (err) {
+    sender.close();
+    table.close();
+    bindings.clear();
+    await msrp.close();
+    throw err;
+  }
+  const txs = new ClientTransactions(o.clock, {
+    viaHost: o.host,
+    viaPort: listeners.port,
+    t1Ms: o.sipT1Ms,
+    inviteTimeoutMs: o.inviteTimeoutMs,
+    provisionalTimeoutMs: o.noAnswerTimeoutMs,
+  });
+  const pf = new ParticipatingFunction(
+    {
+      host: o.host,
+      port: listeners.port,
+      msrpConnectTimeoutMs: o.msrpConnectTimeoutMs,
+      minSessionExpires: o.minSessionExpires,
+      t1Ms: o.sipT1Ms,
+      t2Ms: 4000,
+      knownUsers: new Set(o.auth?.users.keys() ?? []),
+    },
+    { clock: o.clock, txs, bindings, auth, msrp, newTag: () => sender.newTag(), allow: () => core.allow },
+  );
+  core.setHandler("INVITE", (req) => pf.onInvite(req));
+  core.setDialogHandler((req) => pf.onInDialog(req));
+  core.setAckHandler((ack, flow) => pf.onAck(ack, flow));
+  core.setResponseHandler((response) => {
+    txs.onResponse(response);
+  });
+
+  const pfStats = (): PfStats => {
+    const c = pf.counters;
+    const m = msrp.stats();
+    return {
+      sessionsActive: pf.activeSessions,
+      sessionsStarted: c.sessionsStarted,
+      sessionsEstablished: c.sessionsEstablished,
+      sessionsEnded: c.sessionsEnded,
+      sessionsFailed: { ...c.sessionsFailed },
+      modifications: c.modifications,
+      reanchored: c.reanchored,
+      msrpChunksRelayed: c.relay.chunks,
+      msrpBytesRelayed: c.relay.bytes,
+      msrpFailedChunks: c.relay.failedChunks,
+      msrpReportsRelayed: c.relay.reports,
+      msrpSessions: m.sessions,
+      msrpConnections: m.inboundConnections + m.outboundConnections,
+      msrpBadFrames: m.badFrames,
+      msrpRejected: m.rejected481 + m.rejected506 + m.rejected403,
+    };
+  };
 
   let closing: Promise<void> | null = null;
   return {
     sipAddress: { host: o.host, port: listeners.port, transports: [...o.transports] },
-    stats: () => stats.snapshot({ aors: bindings.aorCount, contacts: bindings.bindingCount }),
+    msrpAddress: msrp.address,
+    stats: () => stats.snapshot({ aors: bindings.aorCount, contacts: bindings.bindingCount }, txs.counters, pfStats()),
     close() {
       closing ??= (async () => {
+        pf.close();
+        txs.close();
         sender.close();
         table.close();
         bindings.clear();
-        await Promise.all([listeners.tcp?.close(), listeners.udp?.close()]);
+        await Promise.all([listeners.tcp?.close(), listeners.udp?.close(), msrp.close()]);
       })();
       return closing;
     },

@@ -46,6 +46,26 @@ export interface CpmServerOptions {
   nonceLifetimeMs?: number;
   /** Period of the registration expiry sweep (ms). Expired bindings are also ignored lazily. */
   expirySweepIntervalMs?: number;
+  /**
+   * MSRP listener of the PF (both legs of every session are anchored there). Host defaults to
+   * `host`; port 0 (the default) takes any free port, which the SDP then names.
+   */
+  msrpHost?: string;
+  msrpPort?: number;
+  /**
+   * A session whose clients do not both connect their MSRP legs within this time after the 200
+   * (or do not reconnect a lost leg by re-INVITE within it) is ended with BYE on both legs (ms).
+   * Default 10,000.
+   */
+  msrpConnectTimeoutMs?: number;
+  /** SIP timer T1 for requests the server sends (ms, default 500): UDP retransmissions start here. */
+  sipT1Ms?: number;
+  /** Timer B: a contact that does not answer an INVITE at all within this time counts as 408 (ms, default 64·T1). */
+  inviteTimeoutMs?: number;
+  /** How long a contact may ring (after a provisional answer) before the PF CANCELs it: 408 (ms, default 180,000). */
+  noAnswerTimeoutMs?: number;
+  /** RFC 4028 Min-SE in seconds (default 90): shorter Session-Expires in an INVITE get 422. */
+  minSessionExpires?: number;
 }
 
 export interface ResolvedAuthOptions {
@@ -69,6 +89,13 @@ export interface ResolvedServerOptions {
   clock: Clock;
   udpTransactionLifetimeMs: number;
   expirySweepIntervalMs: number;
+  msrpHost: string;
+  msrpPort: number;
+  msrpConnectTimeoutMs: number;
+  sipT1Ms: number;
+  inviteTimeoutMs: number;
+  noAnswerTimeoutMs: number;
+  minSessionExpires: number;
 }
 
 const isNonNegativeInt = (v: number): boolean => Number.isInteger(v) && v >= 0;
@@ -93,6 +120,11 @@ export function resolveServerOptions(opts: CpmServerOptions): ResolvedServerOpti
     );
   }
   const domain = opts.domain ?? null;
+  const msrpPort = opts.msrpPort ?? 0;
+  if (!isNonNegativeInt(msrpPort) || msrpPort > 65535) {
+    throw new UserError(`MSRP port ${String(msrpPort)} is not valid: choose a port between 0 and 65535.`);
+  }
+  const sipT1Ms = positiveMs(opts.sipT1Ms, 500, "SIP timer T1");
   return {
     host,
     port,
@@ -107,7 +139,22 @@ export function resolveServerOptions(opts: CpmServerOptions): ResolvedServerOpti
     clock: opts.clock ?? realClock,
     udpTransactionLifetimeMs: opts.udpTransactionLifetimeMs ?? 32_000,
     expirySweepIntervalMs: opts.expirySweepIntervalMs ?? 1000,
+    msrpHost: opts.msrpHost ?? host,
+    msrpPort,
+    msrpConnectTimeoutMs: positiveMs(opts.msrpConnectTimeoutMs, 10_000, "The MSRP connect timeout"),
+    sipT1Ms,
+    inviteTimeoutMs: positiveMs(opts.inviteTimeoutMs, 64 * sipT1Ms, "The INVITE timeout"),
+    noAnswerTimeoutMs: positiveMs(opts.noAnswerTimeoutMs, 180_000, "The no-answer timeout"),
+    minSessionExpires: opts.minSessionExpires ?? 90,
   };
+}
+
+function positiveMs(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new UserError(`${what} of ${String(value)} ms is not valid: give a positive number of milliseconds.`);
+  }
+  return value;
 }
 
 function resolveAuth(auth: ServerAuthOptions, defaultRealm: string, nonceLifetimeMs: number): ResolvedAuthOptions {

@@ -1,3 +1,7 @@
+import type { PfStats } from "./pf/pf-stats.js";
+
+export type { PfStats } from "./pf/pf-stats.js";
+
 /**
  * Server counters. Kept as plain numbers and small records so `stats()` is a cheap snapshot that
  * can cross a worker-thread boundary by structured clone.
@@ -21,6 +25,13 @@ export interface ServerStats {
   handlerErrors: number;
   /** Socket errors that concern one peer (UDP send failures, TCP resets): counted, never fatal. */
   transportErrors: number;
+  /** Requests the server sent itself (PF legs), by method; responses to them by status; UDP retransmissions; timeouts. */
+  requestsSent: Record<string, number>;
+  responsesReceived: Record<string, number>;
+  retransmissionsSent: number;
+  clientTimeouts: number;
+  /** The PF's B2BUA sessions and MSRP relay. */
+  pf: PfStats;
 }
 
 export class StatsCollector {
@@ -41,7 +52,11 @@ export class StatsCollector {
     this.responses[status] = (this.responses[status] ?? 0) + 1;
   }
 
-  snapshot(registry: { aors: number; contacts: number }): ServerStats {
+  snapshot(
+    registry: { aors: number; contacts: number },
+    client: { requestsSent: Record<string, number>; responsesReceived: Record<string, number>; retransmissionsSent: number; timeouts: number },
+    pf: PfStats,
+  ): ServerStats {
     return {
       requests: { ...this.requests },
       responses: { ...this.responses },
@@ -53,6 +68,11 @@ export class StatsCollector {
       parseErrors: this.parseErrors,
       handlerErrors: this.handlerErrors,
       transportErrors: this.transportErrors,
+      requestsSent: { ...client.requestsSent },
+      responsesReceived: { ...client.responsesReceived },
+      retransmissionsSent: client.retransmissionsSent,
+      clientTimeouts: client.timeouts,
+      pf,
     };
   }
 }

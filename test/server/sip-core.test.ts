@@ -16,18 +16,17 @@ describe("methods", () => {
     const peer = await udpPeer();
     const r = await peer.exchange(request({ method: "OPTIONS" }), s.sipAddress.port);
     expect(r.status).toBe(200);
-    expect(getHeaderValues(r, "Allow").sort()).toEqual(["ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"]);
+    expect(getHeaderValues(r, "Allow").sort()).toEqual(["ACK", "BYE", "CANCEL", "INVITE", "OPTIONS", "REGISTER"]);
     expect(getHeader(r, "Accept")).toBe("application/sdp");
-    expect(getHeader(r, "Supported")).toBe("path");
+    expect(getHeader(r, "Supported")).toBe("path, timer");
   });
 
-  it("INVITE → 405 Method Not Allowed with Allow (sessions are not served yet); its ACK is absorbed", async () => {
+  it("INVITE to a user who never registered → 404 Not Found; its ACK is absorbed", async () => {
     const s = await server();
     const peer = await udpPeer();
     const invite = request({ method: "INVITE", uri: "sip:bob@cpm.test", branch: "z9hG4bK-inv-1" });
     const r = await peer.exchange(invite, s.sipAddress.port);
-    expect([r.status, r.reason]).toEqual([405, "Method Not Allowed"]);
-    expect(getHeaderValues(r, "Allow")).toContain("REGISTER");
+    expect([r.status, r.reason]).toEqual([404, "Not Found"]);
     peer.send(invite.replace("INVITE sip:bob@cpm.test", "ACK sip:bob@cpm.test").replace("1 INVITE", "1 ACK"), s.sipAddress.port);
     // The next answer is for the OPTIONS, so the ACK got none.
     const next = await peer.exchange(request({ method: "OPTIONS" }), s.sipAddress.port);
@@ -167,7 +166,8 @@ describe("lifecycle", () => {
     const started = performance.now();
     const r = await peer.exchange(request(), s.sipAddress.port);
     expect(r.status).toBe(200);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(50);
+    // Node timers may fire up to 1 ms early (rounding of the timer clock).
+    expect(performance.now() - started).toBeGreaterThanOrEqual(48);
   });
 
   it("a retransmission is answered from the cache without the injected delay", async () => {

@@ -2,13 +2,15 @@
  * The UAS core every request passes through before a method handler sees it (RFC 3261 §8.2, §17.2):
  *   parse failure        → 400 when the parser recovered a Via (else dropped; TCP closes on unframeable input)
  *   retransmission       → last response resent (or dropped while the first copy is still in work)
- *   ACK                  → ends the INVITE transaction's retransmissions, never answered
+ *   ACK                  → ends the INVITE transaction's retransmissions, never answered; an ACK
+ *                          for a 2xx goes to the dialog ACK handler (the B2BUA)
  *   CANCEL               → 200 + 487 to a pending INVITE, 481 when there is none
  *   Max-Forwards: 0      → 483 (OPTIONS excepted: RFC 3261 §11 lets the element answer it itself)
  *   unknown method       → 501, known but not served → 405, both with Allow
  *   Require: <unknown>   → 420 with Unsupported
- *   To-tag (in a dialog) → 481 unless a dialog handler is set (sessions: later issues); REGISTER
- *                          never belongs to a dialog and is served either way
+ *   To-tag (in a dialog) → the dialog handler (the PF's B2BUA: 481 for dialogs it does not know),
+ *                          for any known method; 481 when none is set. REGISTER never belongs to
+ *                          a dialog and is served either way
  *   anything else        → the method's handler (REGISTER, OPTIONS, BYE … registered by index.ts).
  * A handler that throws (or rejects) is answered 500 and counted; the server keeps serving.
  *
@@ -16,7 +18,7 @@
  * and the transaction layer stay as they are.
  */
 import { getHeader, parseCSeq, parseNameAddr, parseVia, splitHeaderList, formatVia, type Via } from "../../protocol/sip/headers.js";
-import type { HeaderList, SipMessage, SipParseError, SipRequest } from "../../protocol/sip/message.js";
+import type { HeaderList, SipMessage, SipParseError, SipRequest, SipResponse } from "../../protocol/sip/message.js";
 import { hasTagParam } from "../../protocol/sip/response.js";
 import type { StatsCollector } from "../stats.js";
 import type { ServerTransactionTable } from "../transaction/server-transaction-table.js";
@@ -27,6 +29,10 @@ import { IncomingRequest } from "./incoming-request.js";
 import type { ResponseSender } from "./response-sender.js";
 
 export type RequestHandler = (req: IncomingRequest) => void | Promise<void>;
+/** Responses to requests the server sent itself (client transactions). */
+export type ResponseHandler = (response: SipResponse, flow: Flow) => void;
+/** ACKs that belong to no server transaction's non-2xx answer: ACKs for 2xx, i.e. dialogs. */
+export type DialogAckHandler = (ack: SipRequest, flow: Flow) => void;
 
 /** Methods of RFC 3261 and its extensions: not serving one of these is 405, anything else 501. */
 const KNOWN_METHODS = new Set([
@@ -40,6 +46,8 @@ export class SipCore implements TransportHandler {
   private readonly handlers = new Map<string, RequestHandler>();
   private allowValue = "ACK, CANCEL";
   private dialogHandler: RequestHandler | null = null;
+  private responseHandler: ResponseHandler | null = null;
+  private ackHandler: DialogAckHandler | null = null;
 
   constructor(
     private readonly table: ServerTransactionTable,
@@ -52,6 +60,16 @@ export class SipCore implements TransportHandler {
   /** Requests inside a dialog (To-tag present) go here instead of the method handler. */
   setDialogHandler(handler: RequestHandler | null): void {
     this.dialogHandler = handler;
+  }
+
+  /** Responses (to the server's own requests) go here; without a handler they are dropped. */
+  setResponseHandler(handler: ResponseHandler | null): void {
+    this.responseHandler = handler;
+  }
+
+  /** ACKs for 2xx responses (end-to-end, outside the INVITE transaction, RFC 3261 §13.2.2.4). */
+  setAckHandler(handler: DialogAckHandler | null): void {
+    this.ackHandler = handler;
   }
 
   setHandler(method: string, handler: RequestHandler): void {
@@ -69,10 +87,9 @@ export class SipCore implements TransportHandler {
   }
 
   onMessage(message: SipMessage, flow: Flow): void {
-    // Responses would belong to server-initiated requests (NOTIFY, MESSAGE: later issues).
-    if (message.kind !== "request") return;
     try {
-      this.onRequest(message, flow);
+      if (message.kind === "request") this.onRequest(message, flow);
+      else this.responseHandler?.(message, flow);
     } catch {
       this.stats.handlerErrors++;
     }
@@ -113,7 +130,9 @@ export class SipCore implements TransportHandler {
     if (method === "ACK") {
       const invite = this.table.get(transactionKey(keyInputs));
       if (invite) this.table.acknowledge(invite);
-      // ACK for a 2xx belongs to a dialog: none exist yet (B2BUA, later issue).
+      // An ACK for a 2xx has its own branch (so it matches nothing here) and belongs to a dialog.
+      // Some UAs reuse the INVITE's branch: an ACK matching a 2xx-answered transaction is one too.
+      if (invite === undefined || (invite.lastStatus >= 200 && invite.lastStatus < 300)) this.ackHandler?.(message, flow);
       return;
     }
 
@@ -140,7 +159,10 @@ export class SipCore implements TransportHandler {
       return;
     }
     const handler = this.handlers.get(method);
-    if (handler === undefined) {
+    const inDialog = method !== "REGISTER" && hasTagParam(getHeader(message, "To") ?? "");
+    // Inside a dialog the dialog handler serves every known method (a B2BUA passes INFO, UPDATE,
+    // MESSAGE … to the other leg) even when the method has no out-of-dialog handler.
+    if (handler === undefined && !(inDialog && this.dialogHandler !== null && KNOWN_METHODS.has(method))) {
       if (KNOWN_METHODS.has(method)) req.respond(405, "Method Not Allowed", [["Allow", this.allowValue]]);
       else req.respond(501, "Not Implemented", [["Allow", this.allowValue]]);
       return;
@@ -150,12 +172,12 @@ export class SipCore implements TransportHandler {
       req.respond(420, "Bad Extension", [["Unsupported", unsupported]]);
       return;
     }
-    if (method !== "REGISTER" && hasTagParam(getHeader(message, "To") ?? "")) {
+    if (inDialog) {
       if (this.dialogHandler === null) req.respond(481, "Call/Transaction Does Not Exist");
       else this.invoke(this.dialogHandler, req);
       return;
     }
-    this.invoke(handler, req);
+    this.invoke(handler!, req);
   }
 
   private invoke(handler: RequestHandler, req: IncomingRequest): void {

@@ -57,6 +57,8 @@ export function bindingKey(update: Pick<ContactUpdate, "uri" | "instanceId" | "r
 
 export class BindingStore {
   private readonly aors = new Map<string, Map<string, ContactBinding>>();
+  /** Every AOR that ever had a binding: the PF tells "unknown" (404) from "not reachable now" (480). */
+  private readonly known = new Set<string>();
   private contactCount = 0;
   private sweepTimer: TimerHandle | null = null;
   private listener: BindingListener | null = null;
@@ -77,6 +79,11 @@ export class BindingStore {
 
   get bindingCount(): number {
     return this.contactCount;
+  }
+
+  /** True when the AOR registered at least once since the server started. */
+  everRegistered(aor: string): boolean {
+    return this.known.has(aor);
   }
 
   /** Live bindings of an AOR (expired ones are left for the sweep but not returned). */
@@ -142,6 +149,7 @@ export class BindingStore {
       if (!bindings) {
         bindings = new Map();
         this.aors.set(aor, bindings);
+        this.known.add(aor);
       }
       const binding: ContactBinding = {
         key,
@@ -191,6 +199,7 @@ export class BindingStore {
     this.sweepTimer?.cancel();
     this.sweepTimer = null;
     this.aors.clear();
+    this.known.clear();
     this.contactCount = 0;
   }
 

@@ -1,0 +1,259 @@
+/**
+ * MSRP anchored at the PF for one 1-1 session: one passive MsrpSession per leg (A = originating,
+ * B = terminating) on the server's MSRP endpoint, and the chunk relay between them.
+ *
+ * Relay rules (the shape of an RFC 4976 relay, with the PF as endpoint on each leg):
+ * - Every SEND chunk is answered 200 on its own leg as soon as it is passed on (hop by hop), and
+ *   sent on the other leg as a new transaction: new tid, that leg's To-Path/From-Path, Message-ID,
+ *   Byte-Range, Content-Type, flag and body kept (the body Buffer is not copied). Nothing is
+ *   reassembled, so a 50 MB message never exists whole in the PF.
+ * - The empty binding SEND (no body, no Content-Type) is answered and not passed on: it binds the
+ *   client's connection to its leg, nothing more.
+ * - A chunk arriving before the other leg's client has bound waits for it (MsrpSession.forwardChunk
+ *   does); the connect timeout bounds that wait.
+ * - Downstream errors: a chunk the far leg refuses (or never answers) becomes a failure REPORT to
+ *   the sender when its Failure-Report is `yes`, and the rest of that message is answered with the
+ *   same status instead of being forwarded (a receiver's 413 still stops the sender).
+ * - Success reports are end to end **[choice]**: Success-Report travels with the chunks and the far
+ *   client's REPORT is passed back to the sender, so a sender's "delivered" means the recipient has
+ *   the message, not merely the PF.
+ * - Flow control: when the far leg's connection is congested, the near leg's connection is not
+ *   read until it drains.
+ *
+ * Legs can be replaced (re-INVITE with a new MSRP path after a dropped connection, §7.4.4): the
+ * relay always forwards to the current session of the other leg.
+ */
+import { type ByteRange, parseByteRange } from "../../protocol/msrp/byte-range.js";
+import type { MsrpEndpoint } from "../../protocol/msrp/endpoint.js";
+import { getFailureReport, getMsrpHeader } from "../../protocol/msrp/message.js";
+import type { MsrpIncomingChunk, MsrpIncomingReport, MsrpSession, MsrpSessionCloseInfo } from "../../protocol/msrp/session.js";
+
+export type LegIndex = 0 | 1;
+
+/** Counters shared by every anchor of one server (PF stats). */
+export interface RelayCounters {
+  chunks: number;
+  bytes: number;
+  failedChunks: number;
+  reports: number;
+}
+
+export interface AnchorEvents {
+  /** A leg's MSRP session ended by itself (its connection was lost); the SIP session may re-INVITE. */
+  onLegLost(leg: LegIndex, info: MsrpSessionCloseInfo): void;
+}
+
+const REFUSED_MEMORY = 64;
+
+class Leg {
+  session: MsrpSession;
+  /** A replacement negotiated in a re-INVITE, swapped in once the offer/answer completes. */
+  pending: MsrpSession | null = null;
+  /** Forwarded chunks still waiting for the far leg's answer. */
+  inFlight = 0;
+  holding = false;
+  refused: Map<string, number> | null = null;
+
+  constructor(session: MsrpSession) {
+    this.session = session;
+  }
+}
+
+export class MsrpAnchor {
+  private readonly legs: [Leg, Leg];
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly endpoint: MsrpEndpoint,
+    private readonly counters: RelayCounters,
+    private readonly events: AnchorEvents,
+  ) {
+    this.legs = [new Leg(this.newSession(0)), new Leg(this.newSession(1))];
+  }
+
+  /** The PF's own path on a leg (the pending replacement's, while one is negotiated). */
+  path(leg: LegIndex): string[] {
+    const l = this.legs[leg];
+    return (l.pending ?? l.session).localPath;
+  }
+
+  session(leg: LegIndex): MsrpSession {
+    return this.legs[leg].session;
+  }
+
+  /** The peer's path from its SDP: also the From-Path its binding SEND must carry. */
+  setRemotePath(leg: LegIndex, path: readonly string[]): void {
+    const l = this.legs[leg];
+    (l.pending ?? l.session).setRemotePath(path);
+  }
+
+  isBound(leg: LegIndex): boolean {
+    return this.legs[leg].session.isBound;
+  }
+
+  /** True when the leg's current session can still carry messages (or may still be bound). */
+  isUsable(leg: LegIndex): boolean {
+    return !this.legs[leg].session.closed;
+  }
+
+  /** Start negotiating a new session for a leg (re-anchoring); `commit` or `rollback` ends it. */
+  prepareReplacement(leg: LegIndex): void {
+    const l = this.legs[leg];
+    if (l.pending === null) l.pending = this.newSession(leg);
+  }
+
+  hasReplacement(leg: LegIndex): boolean {
+    return this.legs[leg].pending !== null;
+  }
+
+  /** The offer/answer completed: replacements take over, the old sessions close. */
+  commit(): void {
+    for (const l of this.legs) {
+      if (l.pending === null) continue;
+      const old = l.session;
+      l.session = l.pending;
+      l.pending = null;
+      if (l.holding) {
+        l.holding = false;
+        old.releaseReading();
+      }
+      old.removeAllListeners("close");
+      void old.close();
+    }
+  }
+
+  /** The offer/answer failed: replacements are dropped. */
+  rollback(): void {
+    for (const l of this.legs) {
+      if (l.pending === null) continue;
+      l.pending.removeAllListeners("close");
+      void l.pending.close();
+      l.pending = null;
+    }
+  }
+
+  /** Forwarded chunks not yet answered by their receiving leg. */
+  get inFlight(): number {
+    return this.legs[0].inFlight + this.legs[1].inFlight;
+  }
+
+  /** Resolves once every forwarded chunk was answered (or failed), or after `timeoutMs`. */
+  whenIdle(timeoutMs: number, after: (ms: number, fn: () => void) => { cancel(): void }): Promise<void> {
+    if (this.inFlight === 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = after(timeoutMs, () => done());
+      const done = (): void => {
+        timer.cancel();
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
+        resolve();
+      };
+      this.idleWaiters.push(done);
+    });
+  }
+
+  /** Close both legs (and any replacement). Safe twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const l of this.legs) {
+      for (const s of [l.session, l.pending]) {
+        if (s === null) continue;
+        s.removeAllListeners("close");
+        void s.close();
+      }
+      l.pending = null;
+    }
+    this.wakeIdle();
+  }
+
+  private newSession(leg: LegIndex): MsrpSession {
+    // connectTimeoutMs 0: the PF runs one deadline per SIP session from the moment it is
+    // established (a callee may ring far longer than any MSRP connect timeout).
+    const session = this.endpoint.createSession({ setup: "passive", connectTimeoutMs: 0 });
+    session.setChunkHandler((chunk) => this.relay(leg, chunk));
+    session.on("report", (report) => this.passReport(leg, report));
+    session.once("close", (info) => {
+      if (this.closed) return;
+      const l = this.legs[leg];
+      if (l.session === session) this.events.onLegLost(leg, info);
+    });
+    return session;
+  }
+
+  private relay(from: LegIndex, chunk: MsrpIncomingChunk): void {
+    const req = chunk.request;
+    // The binding SEND (and empty keep-alives): answered here, not passed on.
+    if (req.body.length === 0 && getMsrpHeader(req, "Content-Type") === undefined) {
+      chunk.respond(200);
+      return;
+    }
+    const near = this.legs[from];
+    const messageId = chunk.messageId;
+    if (messageId !== undefined && near.refused !== null) {
+      const status = near.refused.get(messageId);
+      if (status !== undefined) {
+        chunk.respond(status);
+        if (req.flag !== "+") near.refused.delete(messageId);
+        return;
+      }
+    }
+    const far = this.legs[from === 0 ? 1 : 0];
+    const target = far.session;
+    this.counters.chunks++;
+    this.counters.bytes += req.body.length;
+    chunk.respond(200);
+    near.inFlight++;
+    void target.forwardChunk(req).then((r) => {
+      near.inFlight--;
+      if (this.inFlight === 0) this.wakeIdle();
+      if (r.status >= 200 && r.status < 300) return;
+      this.counters.failedChunks++;
+      if (messageId === undefined || this.closed) return;
+      const status = r.status === 0 ? 481 : r.status;
+      if (req.flag === "+") {
+        near.refused ??= new Map();
+        near.refused.set(messageId, status);
+        if (near.refused.size > REFUSED_MEMORY) near.refused.delete(near.refused.keys().next().value!);
+      }
+      if (getFailureReport(req) === "yes") near.session.sendReport({ messageId, status, byteRange: rangeOf(chunk) });
+    });
+    if (!near.holding && target.congested) {
+      near.holding = true;
+      const source = near.session;
+      source.holdReading();
+      void target.waitDrain().then(() => {
+        if (near.holding && near.session === source) {
+          near.holding = false;
+          source.releaseReading();
+        }
+      });
+    }
+  }
+
+  /** A REPORT arriving on one leg is about a message that came from the other: pass it back. */
+  private passReport(on: LegIndex, report: MsrpIncomingReport): void {
+    if (report.messageId === undefined) return;
+    const target = this.legs[on === 0 ? 1 : 0].session;
+    this.counters.reports++;
+    target.sendReport({
+      messageId: report.messageId,
+      status: report.status,
+      byteRange: report.byteRange ?? { start: 1, end: "*", total: "*" },
+    });
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+function rangeOf(chunk: MsrpIncomingChunk): ByteRange {
+  const text = getMsrpHeader(chunk.request, "Byte-Range");
+  const parsed = text !== undefined ? parseByteRange(text) : null;
+  const len = chunk.request.body.length;
+  if (!parsed) return { start: 1, end: len, total: "*" };
+  return { start: parsed.start, end: parsed.start + len - 1, total: parsed.total };
+}
