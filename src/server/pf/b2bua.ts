@@ -440,6 +440,8 @@ export class ParticipatingFunction {
       this.sendAck(leg, f.inviteCseq); // a retransmitted 2xx: our ACK was lost
       return;
     }
+    // A fork that already failed (timed out, CANCELled) cannot win any more.
+    const late = f.done;
     f.answered = true;
     f.done = true;
     const to = getHeader(res, "To");
@@ -450,7 +452,7 @@ export class ParticipatingFunction {
     leg.routeSet = getHeaderLines(res, "Record-Route").reverse();
     this.sendAck(leg, f.inviteCseq);
 
-    if (s.state !== "calling" || s.b !== null) {
+    if (late || s.state !== "calling" || s.b !== null) {
       // Another fork won, or the caller gave up: this dialog is not wanted (RFC 3261 §13.2.2.4).
       this.sendBye(leg, null);
       this.forksSettled(s);

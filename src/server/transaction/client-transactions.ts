@@ -10,7 +10,9 @@
  * - Timeouts: no final response within `inviteTimeoutMs` (Timer B) / `nonInviteTimeoutMs`
  *   (Timer F), both 64·T1 by default → `onFailure(tx, "timeout")`. An INVITE that got a
  *   provisional waits `provisionalTimeoutMs` for its final answer (the TU's Timer C, RFC 3261
- *   §16.6 step 11: a proxy-like no-answer bound, 180 s by default) before the same failure.
+ *   §16.6 step 11: a proxy-like no-answer bound, 180 s by default); then it is CANCELled, the
+ *   same failure is reported, and its final answer (487, or a 2xx that crossed the CANCEL) still
+ *   reaches the user so it can be ACKed.
  * - A non-2xx final response to an INVITE is ACKed here (same branch, To with the response's tag);
  *   2xx responses go to the user, who ACKs them end to end (a separate transaction, §13.2.2.4).
  * - UDP INVITE transactions linger after their final response (Timer D for non-2xx, Timer M for
@@ -181,19 +183,6 @@ export class ClientTransactions {
     if (tx.state === "proceeding") this.sendCancel(tx);
   }
 
-  /**
-   * Stop caring about a transaction: no more callbacks, retransmissions or timers. Its entry stays
-   * for a late final response to be ACKed (INVITE over UDP) only when it already had one.
-   */
-  abandon(tx: ClientTransaction): void {
-    if (tx.isPending) {
-      tx.failed = true;
-      this.stopTimer(tx);
-      this.forget(tx);
-      tx.state = "terminated";
-    }
-  }
-
   /** A response arrived on some flow: true when it belonged to one of our transactions. */
   onResponse(response: SipResponse): boolean {
     const branch = topBranchOf(response);
@@ -213,7 +202,7 @@ export class ClientTransactions {
         if (status >= 300) this.sendNon2xxAck(tx, response);
         return true;
       case "accepted":
-        if (status >= 200 && status < 300 && !tx.failed) tx.user.onResponse(tx, response);
+        if (status >= 200 && status < 300) tx.user.onResponse(tx, response);
         return true;
       case "terminated":
         return true;
@@ -236,6 +225,8 @@ export class ClientTransactions {
       if (!tx.failed) tx.user.onResponse(tx, response);
       return true;
     }
+    // Final responses reach the user even after a timeout was reported: a 2xx must still be
+    // ACKed (and the dialog ended) by the user, whatever it decided in between.
     this.stopTimer(tx);
     if (tx.method === "INVITE") {
       if (status >= 300) this.sendNon2xxAck(tx, response);
@@ -246,7 +237,7 @@ export class ClientTransactions {
       tx.state = "terminated";
       this.forget(tx);
     }
-    if (!tx.failed) tx.user.onResponse(tx, response);
+    tx.user.onResponse(tx, response);
     return true;
   }
 
@@ -317,6 +308,15 @@ export class ClientTransactions {
     const now = this.clock.nowNs();
     if (now >= tx.deadlineNs) {
       this.counters.timeouts++;
+      if (tx.method === "INVITE" && tx.state === "proceeding" && !tx.failed) {
+        // The no-answer bound: CANCEL the ringing INVITE and keep the transaction until its final
+        // answer (487, or a 2xx that crossed the CANCEL) or one more Timer F, so it is ACKed.
+        if (!tx.cancelSent) this.sendCancel(tx);
+        tx.deadlineNs = now + this.nonInviteTimeoutMs * NS_PER_MS;
+        this.schedule(tx);
+        this.fail(tx, "timeout", false);
+        return;
+      }
       tx.state = "terminated";
       this.forget(tx);
       this.fail(tx, "timeout", false);

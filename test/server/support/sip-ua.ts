@@ -14,6 +14,7 @@ import { createResponse } from "../../../src/protocol/sip/response.js";
 import { serializeSipMessage } from "../../../src/protocol/sip/serializer.js";
 import { buildMsrpOffer, buildMsrpAnswer, type MsrpMedia, extractMsrpMedia, serializeSdp, type MediaDirection } from "../../../src/protocol/sdp/index.js";
 import type { CpmServer } from "../../../src/server/index.js";
+import { buildDigestCredentials, formatDigestCredentials, parseDigestChallenge } from "../../../src/protocol/sip/digest.js";
 
 let seq = 0;
 const unique = (): string => `${process.pid}x${(++seq).toString(36)}`;
@@ -150,8 +151,16 @@ export class TestUa {
     return this.queue.filter(pred);
   }
 
-  async register(expires = 600): Promise<SipResponse> {
+  async register(expires = 600, password?: string): Promise<SipResponse> {
     const callId = `reg-${unique()}`;
+    const first = await this.sendRegister(callId, 1, expires, null);
+    if (first.status !== 401 || password === undefined) return first;
+    const challenge = parseDigestChallenge(getHeader(first, "WWW-Authenticate")!)!;
+    const creds = buildDigestCredentials({ challenge, username: this.user, password, method: "REGISTER", uri: `sip:${this.domain}`, cnonce: unique() })!;
+    return this.sendRegister(callId, 2, expires, formatDigestCredentials(creds));
+  }
+
+  private sendRegister(callId: string, cseq: number, expires: number, authorization: string | null): Promise<SipResponse> {
     this.send({
       kind: "request",
       method: "REGISTER",
@@ -159,12 +168,13 @@ export class TestUa {
       headers: [
         ["Via", this.via()],
         ["Max-Forwards", "70"],
-        ["From", `<${this.aor}>;tag=${unique()}`],
+        ["From", `<${this.aor}>;tag=${callId}`],
         ["To", `<${this.aor}>`],
         ["Call-ID", callId],
-        ["CSeq", "1 REGISTER"],
+        ["CSeq", `${cseq} REGISTER`],
         ["Contact", this.contact()],
         ["Expires", String(expires)],
+        ...(authorization === null ? [] : [["Authorization", authorization] as [string, string]]),
       ],
       body: Buffer.alloc(0),
     });
