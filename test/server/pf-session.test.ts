@@ -4,9 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { getHeader, getHeaderLines, getTag } from "../../src/protocol/sip/headers.js";
-import { header } from "./support/msrp-peer.js";
 import { establish, pfFixtures } from "./support/pf-fixtures.js";
-import { cseqMethod, msrpMediaOf, SESSION_ICSI } from "./support/sip-ua.js";
+import { sdpFromBody } from "../../src/protocol/sdp/body.js";
+import { header, MsrpPeer } from "./support/msrp-peer.js";
+import { clientOffer, cseqMethod, msrpMediaOf, SESSION_ICSI } from "./support/sip-ua.js";
 
 const fx = pfFixtures();
 
@@ -126,6 +127,25 @@ describe("session set-up", () => {
     expect(header(report, "Status")).toBe("000 200 OK");
     expect(header(report, "To-Path")).toBe(e.aMsrp.uri);
     expect(s.stats().pf.msrpReportsRelayed).toBe(1);
+  });
+});
+
+describe("multipart offers", () => {
+  it("an INVITE with SDP and a first CPIM message (multipart/mixed): B gets both parts, with the PF's SDP in place of A's", async () => {
+    const s = await fx.server();
+    const a = await fx.ua(s, "alice");
+    const b = await fx.ua(s, "bob");
+    const sdp = clientOffer(MsrpPeer.planned().path);
+    const cpim = CPIM("first message");
+    const body = `--bnd\r\nContent-Type: application/sdp\r\n\r\n${sdp}\r\n--bnd\r\nContent-Type: message/cpim\r\n\r\n${cpim}\r\n--bnd--\r\n`;
+    a.invite(b.aor, { body, contentType: "multipart/mixed;boundary=bnd" });
+    const bi = await b.request("INVITE");
+    expect(getHeader(bi, "Content-Type")).toBe("multipart/mixed;boundary=bnd");
+    const text = bi.body.toString();
+    expect(text).toContain(`Content-Type: message/cpim\r\n\r\n${cpim}\r\n--bnd--`);
+    const pfSdp = sdpFromBody(text)!;
+    expect(msrpMediaOf(pfSdp).pathUris[0]).toMatchObject({ port: s.msrpAddress.port });
+    expect(pfSdp).not.toBe(sdp);
   });
 });
 

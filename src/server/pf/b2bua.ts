@@ -48,7 +48,6 @@ import { reasonPhrase } from "../../protocol/sip/response.js";
 import { addressOfRecord, parseSipUri, type SipUri } from "../../protocol/sip/uri.js";
 import type { MsrpEndpoint } from "../../protocol/msrp/endpoint.js";
 import type { MsrpMedia } from "../../protocol/sdp/msrp-media.js";
-import type { SessionDescription } from "../../protocol/sdp/message.js";
 import type { Clock, TimerHandle } from "../../time/clock.js";
 import type { DigestAuthenticator } from "../auth/digest-authenticator.js";
 import { SERVER_HEADER } from "../core/response-sender.js";
@@ -60,7 +59,7 @@ import type { Flow } from "../transport/flow.js";
 import { featureParams, INVITE_COPIED, passedHeaders, pfContact } from "./leg-headers.js";
 import { MsrpAnchor, type LegIndex } from "./msrp-anchor.js";
 import { PfCounters } from "./pf-stats.js";
-import { buildCurrentOffer, buildFarOffer, buildNearAnswer, readAnswer, readOffer, samePath, type SdpOrigin } from "./sdp-rewrite.js";
+import { buildCurrentOffer, buildFarOffer, buildNearAnswer, type Offer, readAnswer, readOffer, samePath, type SdpOrigin, wrapLikeOffer } from "./sdp-rewrite.js";
 import { hasOptionTag, parseMinSe, parseSessionExpires, type SessionExpires } from "./session-timer.js";
 
 const NS_PER_MS = 1_000_000;
@@ -145,7 +144,7 @@ interface Modification {
   from: Leg;
   to: Leg;
   req: IncomingRequest;
-  offer: { sdp: SessionDescription; media: MsrpMedia } | null;
+  offer: Offer | null;
   tx: ClientTransaction | null;
 }
 
@@ -168,7 +167,7 @@ class PfSession {
 
   constructor(
     invite: IncomingRequest,
-    readonly offer: { sdp: SessionDescription; media: MsrpMedia },
+    readonly offer: Offer,
     readonly timer: SessionExpires | null,
     readonly callerSupportsTimer: boolean,
     readonly anchor: MsrpAnchor,
@@ -303,11 +302,11 @@ export class ParticipatingFunction {
       this.abandonSetup(session, "cancelled");
     };
 
-    const body = buildFarOffer(offer.media, anchor.path(1), session.origins[1]);
+    const far = wrapLikeOffer(offer, buildFarOffer(offer.media, anchor.path(1), session.origins[1]));
     const features = callerContact === null ? {} : featureParams(callerContact.params);
     const maxForwards = Number(getHeader(m, "Max-Forwards") ?? "70");
-    const common = this.inviteHeaders(m, from, timer, Number.isFinite(maxForwards) ? maxForwards - 1 : 69);
-    for (const binding of targets) this.fork(session, binding, from, toValue!, common, features, body);
+    const common = this.inviteHeaders(m, from, timer, Number.isFinite(maxForwards) ? maxForwards - 1 : 69, far.contentType);
+    for (const binding of targets) this.fork(session, binding, from, toValue!, common, features, far.body);
   }
 
   /**
@@ -334,7 +333,7 @@ export class ParticipatingFunction {
   }
 
   /** Headers every fork's INVITE shares (everything but the dialog identifiers and Route). */
-  private inviteHeaders(m: SipRequest, from: NameAddr, timer: SessionExpires | null, maxForwards: number): HeaderList {
+  private inviteHeaders(m: SipRequest, from: NameAddr, timer: SessionExpires | null, maxForwards: number, contentType: string): HeaderList {
     const headers: HeaderList = [["Max-Forwards", String(Math.max(0, maxForwards))]];
     const identity: NameAddr = { uri: from.uri, params: {} };
     if (from.displayName !== undefined) identity.displayName = from.displayName;
@@ -349,7 +348,7 @@ export class ParticipatingFunction {
       const minSe = Math.max(this.opts.minSessionExpires, parseMinSe(getHeader(m, "Min-SE")) ?? 0);
       headers.push(["Min-SE", String(minSe)]);
     }
-    headers.push(["Allow", this.deps.allow()], USER_AGENT, SDP);
+    headers.push(["Allow", this.deps.allow()], USER_AGENT, ["Content-Type", contentType]);
     return headers;
   }
 
@@ -667,10 +666,11 @@ export class ParticipatingFunction {
   private forwardModify(s: PfSession, x: Leg, y: Leg, req: IncomingRequest, offer: Modification["offer"]): void {
     const mod: Modification = { from: x, to: y, req, offer, tx: null };
     s.modification = mod;
-    const body = offer === null ? EMPTY : buildFarOffer(offer.media, s.anchor.path(y.side), s.origins[y.side]);
+    const far = offer === null ? null : wrapLikeOffer(offer, buildFarOffer(offer.media, s.anchor.path(y.side), s.origins[y.side]));
+    const body = far === null ? EMPTY : far.body;
     const extra = passedHeaders(req.message.headers, false);
     extra.push(["Contact", y.contact]);
-    if (offer !== null) extra.push(SDP);
+    if (far !== null) extra.push(["Content-Type", far.contentType]);
     const request = this.inDialogRequest(y, req.method, extra, body);
     const cseq = y.localCseq;
     if (req.method === "INVITE") {

@@ -13,6 +13,7 @@
  * passive PF never opens connections to clients (they may sit behind NAT, and a listening-only
  * PF needs no connection pool), so an offer of `passive` or `holdconn` cannot be served: 488.
  */
+import { isSdpBodyType, sdpFromBody } from "../../protocol/sdp/body.js";
 import { parseSdp } from "../../protocol/sdp/parser.js";
 import { serializeSdp } from "../../protocol/sdp/serializer.js";
 import type { SessionDescription } from "../../protocol/sdp/message.js";
@@ -21,7 +22,18 @@ import { buildMsrpAnswer, buildMsrpOffer, extractMsrpMedia, type MsrpMedia, type
 /** The PF speaks MSRP over TCP only (no TLS listener). */
 const PROTOS: readonly MsrpProto[] = ["TCP/MSRP"];
 
-export type OfferResult = { ok: true; sdp: SessionDescription; media: MsrpMedia } | { ok: false; reason: string };
+/**
+ * A usable offer. `multipart` is set when the SDP came inside a multipart/mixed body (RFC 5621:
+ * e.g. an RCS INVITE carrying the first CPIM message): the other parts travel on with the PF's
+ * SDP put in place of the client's.
+ */
+export interface Offer {
+  sdp: SessionDescription;
+  media: MsrpMedia;
+  multipart?: { contentType: string; text: string; sdpStart: number; sdpEnd: number };
+}
+
+export type OfferResult = ({ ok: true } & Offer) | { ok: false; reason: string };
 
 /** Identity of the PF's own SDP on one leg: `o=` session id and a version bumped per description. */
 export interface SdpOrigin {
@@ -32,10 +44,20 @@ export interface SdpOrigin {
 /** Reads an MSRP offer (INVITE, re-INVITE or UPDATE body) the PF can answer as the passive side. */
 export function readOffer(contentType: string | undefined, body: Buffer): OfferResult {
   if (body.length === 0) return { ok: false, reason: "the request carries no SDP offer" };
-  if (contentType !== undefined && !/^\s*application\/sdp\s*(;|$)/i.test(contentType)) {
+  if (contentType !== undefined && !isSdpBodyType(contentType)) {
     return { ok: false, reason: `the body is ${contentType.split(";")[0]!.trim()}, not application/sdp` };
   }
-  const parsed = parseSdp(body);
+  let sdpBody: Buffer | string = body;
+  let multipart: Offer["multipart"];
+  if (contentType !== undefined && /^\s*multipart\//i.test(contentType)) {
+    const text = body.toString("utf8");
+    const sdpText = sdpFromBody(text);
+    if (sdpText === null) return { ok: false, reason: "the multipart body has no application/sdp part" };
+    const sdpStart = text.indexOf(sdpText);
+    multipart = { contentType, text, sdpStart, sdpEnd: sdpStart + sdpText.length };
+    sdpBody = sdpText;
+  }
+  const parsed = parseSdp(sdpBody);
   if (!parsed.ok) return { ok: false, reason: `the SDP is not valid: ${parsed.error.message}` };
   const extracted = extractMsrpMedia(parsed.sdp, { protos: PROTOS });
   if (!extracted.ok) return { ok: false, reason: extracted.error.message };
@@ -43,7 +65,16 @@ export function readOffer(contentType: string | undefined, body: Buffer): OfferR
   if (setup === "passive" || setup === "holdconn") {
     return { ok: false, reason: `a=setup:${setup} is not served: the PF only listens (offer active or actpass)` };
   }
-  return { ok: true, sdp: parsed.sdp, media: extracted.media };
+  const out: OfferResult = { ok: true, sdp: parsed.sdp, media: extracted.media };
+  if (multipart !== undefined) out.multipart = multipart;
+  return out;
+}
+
+/** The body (and its Content-Type) that carries the PF's SDP where the client's offer had its own. */
+export function wrapLikeOffer(offer: Offer, sdp: Buffer): { contentType: string; body: Buffer } {
+  const m = offer.multipart;
+  if (m === undefined) return { contentType: "application/sdp", body: sdp };
+  return { contentType: m.contentType, body: Buffer.from(m.text.slice(0, m.sdpStart) + sdp.toString("utf8") + m.text.slice(m.sdpEnd)) };
 }
 
 /** Reads the MSRP answer of a leg to the PF's passive offer: it must take the active role. */
