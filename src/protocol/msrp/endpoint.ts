@@ -353,14 +353,24 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   }
 
   private async shutdown(): Promise<void> {
+    // Resolve only once every socket handle is really gone, so callers (and tests) see nothing left.
+    const gone: Promise<void>[] = [];
+    const whenClosed = (socket: Socket): void => {
+      if (!socket.closed) gone.push(new Promise<void>((r) => socket.once("close", () => r())));
+    };
     for (const session of [...this.sessions.values()]) session.endpointClosed();
     for (const [key, pending] of [...this.connecting]) {
       this.connecting.delete(key);
+      whenClosed(pending.socket);
       pending.socket.destroy();
       for (const w of pending.waiters) w.reject(new MsrpSessionError("msrp-session-closed", "the MSRP endpoint was closed"));
     }
-    for (const conn of [...this.connections]) conn.close();
+    for (const conn of [...this.connections]) {
+      whenClosed(conn.socket);
+      conn.close();
+    }
     this.connections.clear();
+    await Promise.all(gone);
     this.pool.clear();
     const server = this.server;
     if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));

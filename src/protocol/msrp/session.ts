@@ -230,6 +230,8 @@ interface Outgoing {
   reportTimeoutMs: number;
   settled: boolean;
   resolve: (r: MsrpSendResult) => void;
+  /** Wakes the send loop out of a drain wait when the message is settled meanwhile. */
+  wake?: () => void;
 }
 
 export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
@@ -435,13 +437,13 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
         // Synchronous for in-memory bodies: a one-chunk message is written in the caller's turn.
         for (const chunk of chunkBody(source, header)) {
           if (!this.writeChunk(out, chunk, failureReport, timeoutMs)) break;
-          if (this.conn!.congested) await this.conn!.waitDrain();
+          if (this.conn!.congested) await this.drain(out);
         }
       } else {
         const gen = chunkMessage({ ...header, source, ...(opts.totalBytes !== undefined ? { totalBytes: opts.totalBytes } : {}) });
         for await (const chunk of gen) {
           if (!this.writeChunk(out, chunk, failureReport, timeoutMs)) break;
-          if (this.conn!.congested) await this.conn!.waitDrain();
+          if (this.conn!.congested) await this.drain(out);
         }
       }
     } catch (e) {
@@ -676,6 +678,19 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     return this.stateValue === "bound" ? undefined : new MsrpSessionError("msrp-session-closed", "the MSRP session is closed");
   }
 
+  /**
+   * Waits for the socket to drain, or for the message to be settled (a timeout, the session's
+   * close): a peer that stops reading must not keep send() from returning its failure.
+   */
+  private drain(out: Outgoing): Promise<void> {
+    return new Promise<void>((resolve) => {
+      out.wake = resolve;
+      void this.conn!.waitDrain().then(resolve);
+    }).then(() => {
+      out.wake = undefined;
+    });
+  }
+
   /** False when the message must stop (failed, or the session went away). */
   private writeChunk(out: Outgoing, chunk: MsrpRequest, failureReport: FailureReport, timeoutMs: number): boolean {
     if (out.settled) return false;
@@ -737,6 +752,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
   private settle(out: Outgoing, error?: MsrpSessionError): void {
     if (out.settled) return;
     out.settled = true;
+    out.wake?.();
     out.reportTimer?.cancel();
     out.reportTimer = undefined;
     if (this.outgoing.get(out.messageId) === out) this.outgoing.delete(out.messageId);

@@ -206,6 +206,23 @@ describe("MSRP sessions: timeouts and failures", () => {
     expect(active.state).toBe("bound");
   });
 
+  it("a peer that stops reading cannot hold send() past the transaction timeout", async () => {
+    const peer = await rawServer((p) => {
+      void p.waitFrames(1).then((frames) => {
+        const f = frames[0];
+        if (f?.ok && f.message.kind === "request") p.send(createMsrpResponse(f.message, 200));
+        p.socket.pause(); // from now on the kernel buffers fill and the sender's socket never drains
+      });
+    });
+    endpoints.onClose(() => peer.close());
+    const client = await endpoints.create();
+    const active = client.createSession({ setup: "active", transactionTimeoutMs: 200 });
+    await active.connect([`msrp://127.0.0.1:${peer.port}/stuckpeer;tcp`]);
+    const r = await active.send(Buffer.alloc(64 * 1024 * 1024), { contentType: "application/octet-stream", chunkSize: 64 * 1024 });
+    expect(r).toMatchObject({ ok: false, status: 408 });
+    expect(r.chunks).toBeLessThan(1024);
+  });
+
   it("a missing success REPORT fails the send with msrp-report-timeout", async () => {
     const peer = await rawServer((p) => {
       p.socket.on("data", () => {
@@ -364,5 +381,31 @@ describe("MSRP sessions: what goes on the wire", () => {
     // Each message is emitted before its last 200 is written, so all are here by now.
     expect(got).toHaveLength(50);
     expect(new Set(got.map((m) => m.messageId)).size).toBe(50);
+  });
+});
+
+describe("MSRP sessions: resources", () => {
+  function ours(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
+    return counts;
+  }
+
+  it("closing the endpoints leaves no sockets, servers or timers behind", async () => {
+    const before = ours();
+    const set = new EndpointSet();
+    const server = await set.create();
+    const client = await set.create();
+    const { active, passive } = await connectedPair(client, server, { active: { transactionTimeoutMs: 60_000 } });
+    await connectedPair(client, server, { active: { connectionGroup: "other" } });
+    passive.setChunkHandler(() => {}); // leaves a transaction (and its timer) pending
+    const pending = active.send("never answered", { contentType: "text/plain" });
+    server.createSession({ setup: "passive", connectTimeoutMs: 60_000 }); // a connect timer
+    await new Promise((r) => setTimeout(r, 20));
+    await set.closeAll();
+    expect((await pending).error?.code).toBe("msrp-session-closed");
+    await new Promise((r) => setImmediate(r));
+    const after = ours();
+    for (const kind of ["TCPSocketWrap", "TCPServerWrap", "Timeout"]) expect({ kind, n: after[kind] ?? 0 }).toEqual({ kind, n: Math.min(after[kind] ?? 0, before[kind] ?? 0) });
   });
 });
