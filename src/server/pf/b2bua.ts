@@ -53,7 +53,7 @@ import type { DigestAuthenticator } from "../auth/digest-authenticator.js";
 import { SERVER_HEADER } from "../core/response-sender.js";
 import type { IncomingRequest } from "../core/incoming-request.js";
 import type { BindingStore, ContactBinding } from "../registrar/binding-store.js";
-import { DeadlineQueue } from "../timers/deadline-queue.js";
+import { type DeadlineHandle, DeadlineQueue } from "../timers/deadline-queue.js";
 import type { ClientTransaction, ClientTransactions, ClientTransactionUser } from "../transaction/client-transactions.js";
 import type { Flow } from "../transport/flow.js";
 import { featureParams, INVITE_COPIED, passedHeaders, pfContact } from "./leg-headers.js";
@@ -162,7 +162,8 @@ class PfSession {
   /** Negotiated RFC 4028 interval (s), 0 = no session timer; and when it runs out. */
   sessionExpiresS = 0;
   expiresAtNs = 0;
-  failureCause: string | null = null;
+  /** The pending MSRP connect deadline, settled as soon as both clients are bound. */
+  msrpDeadline: DeadlineHandle | null = null;
   a!: Leg;
 
   constructor(
@@ -269,9 +270,12 @@ export class ParticipatingFunction {
       return;
     }
 
-    req.respond(100, "Trying");
+    // 100 Trying stops the caller's INVITE retransmissions: only UDP has any (RFC 3261 §17.1.1.2);
+    // over TCP the 180/200 follow soon enough and one message less per session counts at load.
+    if (req.flow.transport === "udp") req.respond(100, "Trying");
     const anchor = new MsrpAnchor(this.deps.msrp, this.counters.relay, {
       onLegLost: (leg) => this.onMsrpLegLost(session, leg),
+      onBound: () => this.settleMsrpDeadline(session),
     });
     const callerTimer = hasOptionTag(getHeaderLines(m, "Supported"), "timer") || timer !== null;
     const session: PfSession = new PfSession(req, offer, timer, callerTimer, anchor, String(this.originCounter++));
@@ -818,10 +822,18 @@ export class ParticipatingFunction {
   /** Both clients must bind their MSRP legs within the connect timeout. */
   private watchMsrp(s: PfSession): void {
     if (s.anchor.isBound(0) && s.anchor.isBound(1)) return;
-    this.msrpDeadlines.push(s);
+    if (s.msrpDeadline !== null) this.msrpDeadlines.cancel(s.msrpDeadline);
+    s.msrpDeadline = this.msrpDeadlines.push(s);
+  }
+
+  private settleMsrpDeadline(s: PfSession): void {
+    if (s.msrpDeadline === null) return;
+    this.msrpDeadlines.cancel(s.msrpDeadline);
+    s.msrpDeadline = null;
   }
 
   private checkMsrpBound(s: PfSession): void {
+    s.msrpDeadline = null;
     if (s.state !== "established") return;
     if (s.anchor.isBound(0) && s.anchor.isBound(1)) return;
     // A leg replaced by a re-INVITE a moment ago gets its own full deadline.
@@ -831,7 +843,7 @@ export class ParticipatingFunction {
   private onMsrpLegLost(s: PfSession, _leg: LegIndex): void {
     // The client may recover with a re-INVITE and a new path (§7.4.4); if it does not within the
     // connect timeout, the session ends.
-    if (s.state === "established") this.msrpDeadlines.push(s);
+    if (s.state === "established") this.watchMsrp(s);
   }
 
   private refreshTimer(s: PfSession): void {
@@ -871,6 +883,7 @@ export class ParticipatingFunction {
     if (s.state === "ended") return;
     s.state = "ended";
     if (cause !== null) this.counters.fail(cause);
+    this.settleMsrpDeadline(s);
     s.anchor.close();
     this.active.delete(s);
     this.timed.delete(s);

@@ -41,9 +41,27 @@ export interface RelayCounters {
 export interface AnchorEvents {
   /** A leg's MSRP session ended by itself (its connection was lost); the SIP session may re-INVITE. */
   onLegLost(leg: LegIndex, info: MsrpSessionCloseInfo): void;
+  /** Both legs' current sessions are bound (their clients connected). */
+  onBound(): void;
 }
 
 const REFUSED_MEMORY = 64;
+
+/**
+ * Close a session the PF owns. Closing rejects the session's internal promises with an
+ * MsrpSessionError nobody awaits; capturing a stack trace for each was a visible cost per session
+ * at thousands of sessions per second, so it is skipped here (the errors carry their message).
+ */
+function closeQuietly(session: MsrpSession): void {
+  session.removeAllListeners("close");
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    void session.close();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
 
 class Leg {
   session: MsrpSession;
@@ -118,8 +136,7 @@ export class MsrpAnchor {
         l.holding = false;
         old.releaseReading();
       }
-      old.removeAllListeners("close");
-      void old.close();
+      closeQuietly(old);
     }
   }
 
@@ -127,8 +144,7 @@ export class MsrpAnchor {
   rollback(): void {
     for (const l of this.legs) {
       if (l.pending === null) continue;
-      l.pending.removeAllListeners("close");
-      void l.pending.close();
+      closeQuietly(l.pending);
       l.pending = null;
     }
   }
@@ -158,9 +174,7 @@ export class MsrpAnchor {
     this.closed = true;
     for (const l of this.legs) {
       for (const s of [l.session, l.pending]) {
-        if (s === null) continue;
-        s.removeAllListeners("close");
-        void s.close();
+        if (s !== null) closeQuietly(s);
       }
       l.pending = null;
     }
@@ -173,6 +187,9 @@ export class MsrpAnchor {
     const session = this.endpoint.createSession({ setup: "passive", connectTimeoutMs: 0 });
     session.setChunkHandler((chunk) => this.relay(leg, chunk));
     session.on("report", (report) => this.passReport(leg, report));
+    session.once("bound", () => {
+      if (!this.closed && this.legs !== undefined && this.legs[0].session.isBound && this.legs[1].session.isBound) this.events.onBound();
+    });
     session.once("close", (info) => {
       if (this.closed) return;
       const l = this.legs[leg];

@@ -5,8 +5,9 @@
  * transactions): at thousands of sessions per second a setTimeout per entry costs more than the
  * work it guards, and most entries are settled long before their deadline.
  *
- * Entries are not removed when settled: the callback decides (it checks the entry's own state).
- * `cancel` only marks the handle, which the sweep then skips.
+ * Entries stay queued until their deadline; `cancel` marks one as settled and drops its reference
+ * to the item at once, so a settled entry pins nothing (a finished session must not stay in memory
+ * for the whole delay).
  */
 import type { Clock, TimerHandle } from "../../time/clock.js";
 
@@ -18,7 +19,7 @@ export interface DeadlineHandle {
 
 interface Entry<T> extends DeadlineHandle {
   atNs: number;
-  item: T;
+  item: T | undefined;
 }
 
 export class DeadlineQueue<T> {
@@ -55,7 +56,9 @@ export class DeadlineQueue<T> {
       this.queue[this.head++] = undefined;
       if (!entry.cancelled) {
         entry.cancelled = true;
-        this.onExpire(entry.item);
+        const item = entry.item as T;
+        entry.item = undefined;
+        this.onExpire(item);
       }
     }
     if (this.head === this.queue.length) {
@@ -65,6 +68,12 @@ export class DeadlineQueue<T> {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
+  }
+
+  /** Settle an entry: it will not fire, and the queue forgets its item now. */
+  cancel(handle: DeadlineHandle): void {
+    handle.cancelled = true;
+    (handle as Entry<T>).item = undefined;
   }
 
   close(): void {

@@ -17,6 +17,7 @@ export class TcpFlow implements Flow {
   readonly transport = "tcp" as const;
   readonly remote: RemoteAddress;
   private open = true;
+  private corked = false;
 
   constructor(private readonly socket: Socket) {
     this.remote = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
@@ -32,13 +33,31 @@ export class TcpFlow implements Flow {
       this.socket.destroy();
       return false;
     }
+    // Everything written to this connection in one turn of the event loop goes out in one writev:
+    // a B2BUA answers one leg and sends on another for most messages it reads, and a syscall per
+    // message was the largest single cost at thousands of sessions per second.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
     this.socket.write(data);
     return true;
+  }
+
+  /** @internal */
+  uncork(): void {
+    this.corked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
   }
 
   markClosed(): void {
     this.open = false;
   }
+}
+
+function uncork(flow: TcpFlow): void {
+  flow.uncork();
 }
 
 export class TcpListener {
