@@ -38,6 +38,8 @@ export interface MsrpBridgeDirectionStats {
   /** Chunks answered upstream without forwarding (their message was already refused downstream). */
   refusedChunks: number;
   reports: number;
+  /** Times the sending leg's connection stopped being read because this direction's far leg was congested. */
+  pauses: number;
 }
 
 export interface MsrpBridge {
@@ -51,7 +53,7 @@ export interface MsrpBridge {
 const REFUSED_MEMORY = 1024;
 
 class Direction {
-  readonly stats: MsrpBridgeDirectionStats = { chunks: 0, bytes: 0, failedChunks: 0, refusedChunks: 0, reports: 0 };
+  readonly stats: MsrpBridgeDirectionStats = { chunks: 0, bytes: 0, failedChunks: 0, refusedChunks: 0, reports: 0, pauses: 0 };
   private readonly refused = new Map<string, number>();
   private holding = false;
   readonly onChunk = (chunk: MsrpIncomingChunk): void => this.relay(chunk);
@@ -109,6 +111,7 @@ class Direction {
     });
     if (!this.holding && this.to.congested) {
       this.holding = true;
+      this.stats.pauses++;
       this.from.holdReading();
       void this.to.waitDrain().then(() => this.release());
     }

@@ -62,6 +62,8 @@ describe("MSRP relay between two sessions (chunk by chunk)", () => {
     expect((await got).body.equals(body)).toBe(true);
     expect(bridge.aToB.chunks).toBe(800);
     expect(relayed).toHaveLength(0); // the relay leg never assembled a message
+    // Each 64 KB chunk outgrows the far socket's high-water mark: reading the near leg paused.
+    expect(bridge.aToB.pauses).toBeGreaterThan(0);
   });
 
   it("keeps interleaved messages apart", async () => {
