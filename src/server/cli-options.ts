@@ -18,6 +18,8 @@ export interface ServeFlags {
   /** "20ms", "uniform(10ms,30ms)", "normal(20ms,2ms)", "exponential(5ms)". */
   delay?: string;
   domain?: string;
+  /** MSRP listener port of the PF (0 = any free port; the SDP names it). */
+  msrpPort?: number | string;
 }
 
 const TEMPLATE_PREFIX = "template:";
@@ -29,6 +31,7 @@ export function buildServerOptionsFromFlags(flags: ServeFlags): CpmServerOptions
     opts.host = flags.host.trim();
   }
   if (flags.port !== undefined) opts.port = parsePort(flags.port);
+  if (flags.msrpPort !== undefined) opts.msrpPort = parsePort(flags.msrpPort, "--msrp-port");
   if (flags.domain !== undefined) {
     if (!/^[A-Za-z0-9.\-[\]:]+$/.test(flags.domain)) {
       throw new UserError(`--domain "${flags.domain}" is not a host name: give a domain such as cpm.test.`);
@@ -57,10 +60,10 @@ export function buildServerOptionsFromFlags(flags: ServeFlags): CpmServerOptions
   return opts;
 }
 
-function parsePort(value: number | string): number {
+function parsePort(value: number | string, flag = "--port"): number {
   const port = typeof value === "number" ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UserError(`--port ${String(value)} is not a port: give a number from 0 (any free port) to 65535.`);
+    throw new UserError(`${flag} ${String(value)} is not a port: give a number from 0 (any free port) to 65535.`);
   }
   return port;
 }

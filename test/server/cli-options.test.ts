@@ -59,11 +59,13 @@ describe("buildServerOptionsFromFlags", () => {
       auth: { passwordTemplate: "{user}-secret" },
     });
     expect(buildServerOptionsFromFlags({})).toEqual({});
+    expect(buildServerOptionsFromFlags({ msrpPort: "2855" })).toEqual({ msrpPort: 2855 });
   });
 
   it("rejects bad values with one sentence naming the flag", () => {
     expect(errorOf(() => buildServerOptionsFromFlags({ port: "50x" })).message).toBe("--port 50x is not a port: give a number from 0 (any free port) to 65535.");
     expect(errorOf(() => buildServerOptionsFromFlags({ port: 70000 })).message).toMatch(/^--port 70000 is not a port/);
+    expect(errorOf(() => buildServerOptionsFromFlags({ msrpPort: "x" })).message).toMatch(/^--msrp-port x is not a port/);
     expect(errorOf(() => buildServerOptionsFromFlags({ delay: "soon" })).message).toMatch(/^--delay "soon" is not a delay: use a duration/);
     expect(errorOf(() => buildServerOptionsFromFlags({ auth: "template:" })).message).toMatch(/^--auth template: is empty/);
     expect(errorOf(() => buildServerOptionsFromFlags({ auth: "/nonexistent/users.csv" })).message).toBe(

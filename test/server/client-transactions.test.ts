@@ -205,4 +205,16 @@ describe("DeadlineQueue", () => {
     expect(fired).toEqual(["a", "c"]);
     expect(q.size).toBe(0);
   });
+
+  it("a cancelled entry no longer references its item (a finished session is not pinned for the delay)", () => {
+    const clock = new FakeClock();
+    const q = new DeadlineQueue<{ big: Buffer }>(clock, 10_000, () => {
+      throw new Error("must not fire");
+    });
+    const h = q.push({ big: Buffer.alloc(16) });
+    q.cancel(h);
+    expect((h as unknown as { item: unknown }).item).toBeUndefined();
+    clock.advanceMs(20_000);
+    expect(q.size).toBe(0);
+  });
 });

@@ -207,4 +207,29 @@ describe("closing (§7.4.3)", () => {
     expect(getHeader(r, "X-Answer")).toBe("pong");
     expect(cseqMethod(r)).toBe("INFO");
   });
+
+  it("the far leg answers a pass-through with 481: the PF ends the session on both legs", async () => {
+    const s = await fx.server();
+    const a = await fx.ua(s, "alice");
+    const b = await fx.ua(s, "bob");
+    const e = await establish(fx, s, a, b);
+    a.sendInDialog(e.aDialog, "INFO", [["Content-Type", "text/plain"]], "ping");
+    b.respond(await b.request("INFO"), 481);
+    expect((await a.final("INFO")).status).toBe(481);
+    await a.request("BYE");
+    await b.request("BYE");
+    expect(s.stats().pf).toMatchObject({ sessionsActive: 0, sessionsFailed: { "dialog-gone": 1 } });
+  });
+
+  it("a client whose MSRP connection drops and who does not re-INVITE: the session ends after the connect timeout", async () => {
+    const s = await fx.server({ msrpConnectTimeoutMs: 200 });
+    const a = await fx.ua(s, "alice");
+    const b = await fx.ua(s, "bob");
+    const e = await establish(fx, s, a, b);
+    e.bMsrp.destroy();
+    const byeA = await a.request("BYE");
+    expect(getHeader(byeA, "Reason")).toContain("MSRP");
+    await b.request("BYE");
+    expect(s.stats().pf).toMatchObject({ sessionsActive: 0, sessionsFailed: { "msrp-connect-timeout": 1 } });
+  });
 });

@@ -750,9 +750,15 @@ export class ParticipatingFunction {
     const request = this.inDialogRequest(y, req.method, passedHeaders(req.message.headers, true), req.message.body);
     this.deps.txs.send(request, y.flow, {
       onResponse: (_tx, res) => {
-        if (res.status >= 200) req.respond(res.status, res.reason, passedHeaders(res.headers, true), res.body);
+        if (res.status < 200) return;
+        req.respond(res.status, res.reason, passedHeaders(res.headers, true), res.body);
+        // RFC 5057 §5.1: 481 (and 408) to a mid-dialog request: the far dialog is gone.
+        if (res.status === 481 || res.status === 408) this.terminate(s, "dialog-gone");
       },
-      onFailure: () => req.respond(408, "Request Timeout"),
+      onFailure: () => {
+        req.respond(408, "Request Timeout");
+        this.terminate(s, "dialog-gone");
+      },
     });
   }
 
