@@ -1,4 +1,8 @@
-/** MSRP codec (RFC 4975): message model, framer, serializer, URIs, chunking and reassembly. */
+/**
+ * MSRP (RFC 4975): the codec (message model, framer, serializer, URIs, chunking, reassembly) and
+ * the networking layer on top of it (endpoint with listener and connection pool, connections,
+ * sessions with binding/transactions/reports, chunk-by-chunk relay between two sessions).
+ */
 export * from "./message.js";
 export * from "./byte-range.js";
 export * from "./uri.js";
