@@ -38,6 +38,8 @@ export interface PopulationPlan {
   /** Refresh when this fraction of the granted lifetime has passed (SIP.js refreshFrequency/100). */
   refreshFraction: number;
   unregisterAtEnd: boolean;
+  /** Terminating-user behaviour (incoming sessions). Defaults: accept at once, never reject, no reply. */
+  answer?: AnswerPlan;
 }
 
 export interface PhasePlan {
@@ -57,7 +59,93 @@ export interface ScenarioPlan {
 export type StepPlan =
   | { kind: "register"; expires?: number }
   | { kind: "unregister" }
-  | { kind: "pause"; durationMs: number };
+  | { kind: "pause"; durationMs: number }
+  | InviteStepPlan
+  | SendStepPlan
+  | ByeStepPlan
+  | ReinviteStepPlan
+  | LargeMessageStepPlan;
+
+/**
+ * Which other virtual client a session or message goes to. `random`: a seeded pick among the
+ * clients that are due to be up (their arrival time has passed), never the sender itself;
+ * `next`: the client with the following global index (wrapping), handy for deterministic pairs.
+ */
+export type PeerPlan = { kind: "random" } | { kind: "next" } | { kind: "index"; index: number };
+
+/** A size in bytes: fixed, or drawn uniformly from [min, max] with the iteration's seeded PRNG. */
+export type SizePlan = { kind: "fixed"; bytes: number } | { kind: "uniform"; minBytes: number; maxBytes: number };
+
+/**
+ * Open a 1-1 CPM session (§7.4.1/7.4.2) to a peer: INVITE with the session ICSI and MSRP SDP.
+ * Metrics: session_setup (INVITE → 200), session_ready (INVITE → the first MSRP SEND answered).
+ * The session stays the iteration's "current session" for the following send/reinvite/bye steps;
+ * an iteration that ends with a session still open closes it (BYE) without counting a failure.
+ */
+export interface InviteStepPlan {
+  kind: "invite";
+  to: PeerPlan;
+  /** Subject header, optional. */
+  subject?: string;
+}
+
+/**
+ * Send CPIM messages over the current session's MSRP stream. Metrics: msrp_send (SEND → 200 per
+ * message), message_delivery (sender's SEND → the receiving client has the whole message).
+ */
+export interface SendStepPlan {
+  kind: "send";
+  count: number;
+  /** Gap between the starts of consecutive messages (scheduled from the step start, no drift). */
+  intervalMs: number;
+  size: SizePlan;
+  /** Payload type inside CPIM (default text/plain). */
+  contentType: string;
+  /** MSRP chunk size in bytes (default 2048 for chat). */
+  chunkSize: number;
+  /** Ask for IMDN delivery notifications (later issue may measure imdn_delivered). */
+  imdn: boolean;
+}
+
+/** Close the current session (§7.4.3). `by: "callee"` asks the peer to send the BYE instead. */
+export interface ByeStepPlan {
+  kind: "bye";
+  by: "caller" | "callee";
+}
+
+/** Modify the current session (§7.4.4): re-INVITE; `renewMsrp` drops the MSRP TCP connection first and re-establishes it with a new path. */
+export interface ReinviteStepPlan {
+  kind: "reinvite";
+  renewMsrp: boolean;
+}
+
+/**
+ * Large message mode (§7.3.2): INVITE with the largemsg ICSI and `a=sendonly`, exactly one CPIM
+ * message over MSRP in chunks, then BYE. Metric: large_message (INVITE → the last chunk answered
+ * / success REPORT, then BYE sent).
+ */
+export interface LargeMessageStepPlan {
+  kind: "largeMessage";
+  to: PeerPlan;
+  size: SizePlan;
+  chunkSize: number;
+  contentType: string;
+}
+
+/**
+ * How a virtual client behaves when it is the called party (terminating user).
+ * Applies to every client of the population.
+ */
+export interface AnswerPlan {
+  /** Delay before accepting (200) an INVITE; 0 = at once. */
+  delayMs: number;
+  /** Probability in [0,1] to reject instead of accepting (seeded per incoming INVITE). */
+  rejectProbability: number;
+  /** Final status of a rejection (e.g. 486, 480, 603). */
+  rejectStatus: number;
+  /** "none": just receive; "echo": send every received chat message back in the same session. */
+  reply: "none" | "echo";
+}
 
 export interface ThresholdPlan {
   /** e.g. "register" (latency) or "register.failures" (counter) */
