@@ -28,6 +28,7 @@ import {
   setRegistererExpires,
 } from "../protocol/sip/sipjs-runtime.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
+import type { IterationContext } from "./iteration-context.js";
 import { CpmRegisterer } from "./cpm-registerer.js";
 import { CPM_USER_AGENT, cpmContactParams, instanceUuid } from "./identity.js";
 import type { ClientLink, ConnectionProvider, LinkEndpoint } from "./link.js";
@@ -126,7 +127,7 @@ export class VirtualClient {
     return this.send("unregister", undefined);
   }
 
-  async runStep(step: StepPlan, intendedStartNs: number): Promise<boolean> {
+  async runStep(step: StepPlan, intendedStartNs: number, _ctx?: IterationContext): Promise<boolean> {
     switch (step.kind) {
       case "register":
         if (step.expires !== undefined && this.registerer !== undefined) setRegistererExpires(this.registerer, step.expires);
@@ -139,6 +140,11 @@ export class VirtualClient {
       default:
         return false;
     }
+  }
+
+  /** Ends an iteration: closes (BYE) a session its steps left open, without counting a failure. */
+  async endIteration(ctx: IterationContext): Promise<void> {
+    ctx.state.session = undefined;
   }
 
   /** Stops the user agent and releases the connection, without sending anything. Safe twice. */
