@@ -18,10 +18,23 @@ const EPILOGUE =
 
 export async function main(argv: string[]): Promise<void> {
   const debug = process.env.CPM_LOAD_DEBUG === "1";
+  ignoreClosedPipes();
   try {
     await buildParser(argv).parseAsync();
   } catch (error) {
     process.exitCode = reportError(error, { stderr: (t) => process.stderr.write(t), debug });
+  }
+}
+
+/**
+ * `cpm-load validate x.yaml | head` closes our stdout early: that is the reader's choice, not an
+ * error worth a stack trace. A `run` keeps going (its results are files) and simply stops printing.
+ */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+    });
   }
 }
 

@@ -199,3 +199,17 @@ describe("cpm-load serve", () => {
     expect(expectOneLineError(await cli(["serve", "--port", "70000"]), 2)).toMatch(/^cpm-load: --port 70000 is not a port/);
   });
 });
+
+describe("a reader that closes our output early", () => {
+  it("validate piped into a reader that has already gone exits 0 without a stack trace", async () => {
+    const { spawnSync } = await import("node:child_process");
+    // `true` exits without reading, long before node has started: every write meets EPIPE.
+    // bash reports the exit status of each side of the pipe.
+    const result = spawnSync("bash", ["-c", `node ${JSON.stringify(bin)} validate scenarios/register.yaml | true; echo "\${PIPESTATUS[0]}"`], {
+      cwd: root,
+      encoding: "utf8",
+    });
+    expect(result.stderr).not.toMatch(/EPIPE|at .*\.js:\d+/);
+    expect(result.stdout.trim()).toBe("0");
+  });
+});
