@@ -8,7 +8,7 @@ import type { ErrorObject } from "ajv";
 import { LineCounter, parseDocument } from "yaml";
 import { parseDurationMs } from "../config/durations.js";
 import { didYouMean } from "./did-you-mean.js";
-import type { PhasePlan, Plan, ScenarioPlan, StepPlan, ThresholdPlan } from "./plan.js";
+import type { AnswerPlan, PeerPlan, PhasePlan, Plan, ScenarioPlan, SizePlan, StepPlan, ThresholdPlan } from "./plan.js";
 import { ScenarioError, type ScenarioProblem } from "./scenario-error.js";
 import { schemaErrors } from "./schema.js";
 import { checkTemplate, userTemplateIsPerClient } from "./templates.js";
@@ -28,7 +28,16 @@ export const SCENARIO_DEFAULTS = {
   weight: 1,
   /** Name of the single phase made from `duration` when the file has no `phases`. */
   holdPhaseName: "main",
+  /** Terminating-user behaviour when `population.answer` leaves a key out. */
+  answer: { delayMs: 0, rejectProbability: 0, rejectStatus: 486, reply: "none" },
+  /** Chat messages (`send`): one message of 100 bytes of text, 2 KB MSRP chunks, no IMDN. */
+  send: { count: 1, intervalMs: 0, sizeBytes: 100, contentType: "text/plain", chunkSize: 2048, imdn: false },
+  /** Large messages: 64 KB MSRP chunks (the usual upper end of chunk sizes, RFC 4975 §7.1). */
+  largeMessage: { chunkSize: 64 * 1024, contentType: "application/octet-stream" },
 } as const;
+
+/** The largest message or chunk size a scenario may ask for (100 MB, 1024-based). */
+export const MAX_SIZE_BYTES = 100 * 1024 * 1024;
 
 type Data = Record<string, unknown>;
 const isObject = (v: unknown): v is Data => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -167,6 +176,9 @@ const REQUIRED_HINTS: Record<string, string> = {
   steps: ": add a list of steps, e.g. `steps: [register]`",
   from: ": a ramp needs both ends, e.g. `rate: {from: 0, to: 50}`",
   to: ": a ramp needs both ends, e.g. `rate: {from: 0, to: 50}`",
+  size: ": add the message size, e.g. `size: 5MB` (1024-based units B, KB, MB)",
+  min: ": a size range needs both ends, e.g. `size: {min: 100, max: 1KB}`",
+  max: ": a size range needs both ends, e.g. `size: {min: 100, max: 1KB}`",
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -238,6 +250,11 @@ function checkRules(data: Data, locate: YamlLocator, add: (pos: Position, messag
   }
 
   const population = isObject(data.population) ? data.population : {};
+  const clients = isNumber(population.clients) ? population.clients : null;
+  scenarios.forEach((scenario, i) => {
+    if (isObject(scenario) && Array.isArray(scenario.steps)) checkSteps(scenario.steps, ["scenarios", String(i), "steps"], clients, locate, add);
+  });
+
   const users = isObject(population.users) ? population.users : {};
   if (typeof users.template === "string") {
     for (const problem of checkTemplate(users.template, "user")) {
@@ -274,6 +291,107 @@ function checkRules(data: Data, locate: YamlLocator, add: (pos: Position, messag
       });
     }
   }
+}
+
+/** The kind of a step as written (`send` or `{send: {...}}`), or null when it is not a step. */
+function stepKind(step: unknown): string | null {
+  if (typeof step === "string") return step;
+  if (isObject(step)) {
+    const keys = Object.keys(step);
+    return keys.length === 1 ? keys[0]! : null;
+  }
+  return null;
+}
+
+/**
+ * Session steps follow the session's life within one scenario: an `invite` opens the iteration's
+ * one current session, `send`/`reinvite` use it, `bye` closes it. A second `invite` while one is
+ * open would lose track of the first (the iteration holds one current session), so it is refused
+ * too. Sizes given with units are bounded here (the schema only checks their spelling), and so
+ * are client indices (the schema does not know the population).
+ */
+function checkSteps(
+  steps: unknown[],
+  path: string[],
+  clients: number | null,
+  locate: YamlLocator,
+  add: (pos: Position, message: string) => void,
+): void {
+  let open: number | null = null;
+  let closedBy: number | null = null;
+  steps.forEach((step, j) => {
+    const here = [...path, String(j)];
+    const where = displayPath(here);
+    const kind = stepKind(step);
+    const body = isObject(step) && kind !== null && isObject(step[kind]) ? (step[kind] as Data) : {};
+    if (kind === "invite") {
+      if (open !== null) {
+        add(
+          locate.valuePosition(here),
+          `${where} opens a session while the one from ${displayPath([...path, String(open)])} is still open: add a bye before it (an iteration holds one session at a time)`,
+        );
+      }
+      open = j;
+    } else if (kind === "send" || kind === "reinvite" || kind === "bye") {
+      if (open === null) {
+        const why =
+          closedBy === null
+            ? "no session is open"
+            : `the session was closed by the bye at ${displayPath([...path, String(closedBy)])}`;
+        add(locate.valuePosition(here), `${where} (${kind}) needs an open session but ${why}: add an invite step before it`);
+      }
+      if (kind === "bye") {
+        open = null;
+        closedBy = j;
+      }
+    }
+    if (kind === "invite" || kind === "largeMessage") {
+      const to = body.to;
+      if (isNumber(to) && Number.isInteger(to) && to >= 0 && clients !== null && to >= clients) {
+        add(
+          locate.valuePosition([...here, kind, "to"]),
+          `${where}.${kind}.to names client ${to}, but the population has ${clients} client${clients === 1 ? "" : "s"} (indices 0 to ${clients - 1}): use a smaller index, next or random`,
+        );
+      }
+    }
+    if (kind === "send" || kind === "largeMessage") {
+      checkSize(body.size, [...here, kind, "size"], locate, add);
+      checkSize(body.chunkSize, [...here, kind, "chunkSize"], locate, add);
+    }
+  });
+}
+
+function checkSize(value: unknown, path: string[], locate: YamlLocator, add: (pos: Position, message: string) => void): void {
+  const where = displayPath(path);
+  const one = (v: unknown, at: string[]): number | null => {
+    if (typeof v !== "string") return isNumber(v) ? v : null;
+    const bytes = parseSizeBytes(v);
+    if (bytes === null) return null;
+    if (bytes < 1) add(locate.valuePosition(at), `${displayPath(at)} is ${v.trim()}, which is less than 1 byte: give a size of at least 1B`);
+    else if (bytes > MAX_SIZE_BYTES) add(locate.valuePosition(at), `${displayPath(at)} is ${v.trim()}, above the limit of 100MB: give a smaller size`);
+    return bytes;
+  };
+  if (isObject(value)) {
+    const min = one(value.min, [...path, "min"]);
+    const max = one(value.max, [...path, "max"]);
+    if (min !== null && max !== null && min > max) {
+      add(locate.valuePosition([...path, "min"]), `${where}.min (${min} bytes) is above ${where}.max (${max} bytes): swap them`);
+    }
+  } else one(value, path);
+}
+
+/**
+ * A size as written: a whole number of bytes, or a number with B, KB or MB. Units are 1024-based
+ * (1KB = 1024 bytes, 1MB = 1,048,576 bytes), as MSRP chunk sizes are usually counted; a fraction
+ * rounds to the nearest byte ("1.5KB" = 1536). Null when it is not a size.
+ */
+export function parseSizeBytes(value: string | number): number | null {
+  if (typeof value === "number") return Number.isInteger(value) && value >= 0 ? value : null;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)[bB]\s*$/.exec(value);
+  if (!match) return null;
+  const unit = match[2]!.toLowerCase();
+  const multiplier = unit === "k" ? 1024 : unit === "m" ? 1024 * 1024 : 1;
+  return Math.round(Number(match[1]) * multiplier);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,6 +443,7 @@ function buildPlan(data: Data, fileName: string): Plan {
       registerExpires: (register.expires as number | undefined) ?? d.registerExpires,
       refreshFraction: (register.refresh as number | undefined) ?? d.refreshFraction,
       unregisterAtEnd: (register.unregisterAtEnd as boolean | undefined) ?? d.unregisterAtEnd,
+      ...(isObject(population.answer) ? { answer: compileAnswer(population.answer) } : {}),
     },
     phases,
     scenarios,
@@ -333,16 +452,71 @@ function buildPlan(data: Data, fileName: string): Plan {
   return plan;
 }
 
-function compileStep(step: unknown): StepPlan {
-  if (step === "register") return { kind: "register" };
-  if (step === "unregister") return { kind: "unregister" };
-  const [kind, value] = Object.entries(step as Data)[0]!;
-  if (kind === "register") {
-    const expires = isObject(value) ? (value.expires as number | undefined) : undefined;
-    return expires === undefined ? { kind: "register" } : { kind: "register", expires };
+function compileAnswer(answer: Data): AnswerPlan {
+  const d = SCENARIO_DEFAULTS.answer;
+  const reject = isObject(answer.reject) ? answer.reject : {};
+  return {
+    delayMs: answer.delay === undefined ? d.delayMs : durationOf(answer.delay)!,
+    rejectProbability: (reject.probability as number | undefined) ?? d.rejectProbability,
+    rejectStatus: (reject.status as number | undefined) ?? d.rejectStatus,
+    reply: (answer.reply as AnswerPlan["reply"] | undefined) ?? d.reply,
+  };
+}
+
+const compilePeer = (to: unknown): PeerPlan =>
+  to === undefined || to === "random" ? { kind: "random" } : to === "next" ? { kind: "next" } : { kind: "index", index: to as number };
+
+function compileSize(value: unknown, fallbackBytes: number): SizePlan {
+  if (value === undefined) return { kind: "fixed", bytes: fallbackBytes };
+  if (isObject(value)) {
+    return { kind: "uniform", minBytes: parseSizeBytes(value.min as string | number)!, maxBytes: parseSizeBytes(value.max as string | number)! };
   }
-  if (kind === "unregister") return { kind: "unregister" };
-  return { kind: "pause", durationMs: durationOf(value)! };
+  return { kind: "fixed", bytes: parseSizeBytes(value as string | number)! };
+}
+
+const sizeOr = (value: unknown, fallback: number): number => (value === undefined ? fallback : parseSizeBytes(value as string | number)!);
+
+function compileStep(step: unknown): StepPlan {
+  const [kind, raw] = typeof step === "string" ? [step, null] : Object.entries(step as Data)[0]!;
+  const value: Data = isObject(raw) ? raw : {};
+  switch (kind) {
+    case "register": {
+      const expires = value.expires as number | undefined;
+      return expires === undefined ? { kind: "register" } : { kind: "register", expires };
+    }
+    case "unregister":
+      return { kind: "unregister" };
+    case "invite":
+      return { kind: "invite", to: compilePeer(value.to), ...(typeof value.subject === "string" ? { subject: value.subject } : {}) };
+    case "send": {
+      const d = SCENARIO_DEFAULTS.send;
+      return {
+        kind: "send",
+        count: (value.count as number | undefined) ?? d.count,
+        intervalMs: value.interval === undefined ? d.intervalMs : durationOf(value.interval)!,
+        size: compileSize(value.size, d.sizeBytes),
+        contentType: (value.contentType as string | undefined) ?? d.contentType,
+        chunkSize: sizeOr(value.chunkSize, d.chunkSize),
+        imdn: (value.imdn as boolean | undefined) ?? d.imdn,
+      };
+    }
+    case "reinvite":
+      return { kind: "reinvite", renewMsrp: (value.renewMsrp as boolean | undefined) ?? false };
+    case "bye":
+      return { kind: "bye", by: (value.by as "caller" | "callee" | undefined) ?? "caller" };
+    case "largeMessage": {
+      const d = SCENARIO_DEFAULTS.largeMessage;
+      return {
+        kind: "largeMessage",
+        to: compilePeer(value.to),
+        size: compileSize(value.size, 0),
+        chunkSize: sizeOr(value.chunkSize, d.chunkSize),
+        contentType: (value.contentType as string | undefined) ?? d.contentType,
+      };
+    }
+    default:
+      return { kind: "pause", durationMs: durationOf(raw)! };
+  }
 }
 
 /** "scenarios/my load.yaml" → "my-load": the name goes into the results folder name. */

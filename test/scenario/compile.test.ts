@@ -240,8 +240,8 @@ describe("every problem names file:line:col", () => {
   it("steps: unknown step kinds and empty lists", () => {
     expect(problems(`${minimal}scenarios:\n  - name: a\n    steps:\n      - regster: {}\n      - sleep\n      - {register: {}, pause: 1s}\n  - {name: b, steps: []}\n`)).toEqual([
       "x.yaml:7:9: unknown key 'regster' in scenarios[0].steps[0] — did you mean 'register'?",
-      "x.yaml:8:9: scenarios[0].steps[1] must be one of the steps register, unregister, or a mapping such as {pause: 2s} (got 'sleep')",
-      "x.yaml:9:9: scenarios[0].steps[2] must be exactly one step: {register: {}}, {unregister: {}} or {pause: 2s}",
+      "x.yaml:8:9: scenarios[0].steps[1] must be one of the steps register, unregister, invite, send, reinvite, bye, or a mapping such as {pause: 2s} or {largeMessage: {size: 5MB}} (got 'sleep')",
+      "x.yaml:9:9: scenarios[0].steps[2] must be exactly one step, e.g. {register: {}}, {pause: 2s}, {invite: {to: random}}, {send: {count: 5}} or {bye: {}}",
       "x.yaml:10:15: scenarios[1].steps must have at least 1 item",
     ]);
   });
