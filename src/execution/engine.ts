@@ -7,12 +7,14 @@
  * It talks to clients only through `EngineClient` and makes them through a factory, so the
  * schedule, pick and drop logic is tested with a FakeClock and fake clients, without sockets.
  */
+import type { IterationContext } from "../client/iteration-context.js";
 import type { UserCredential } from "../config/run-config.js";
 import { Counter, Gauge, Latency } from "../metrics/names.js";
 import type { MetricsSink } from "../metrics/sink.js";
 import type { Plan, StepPlan } from "../scenario/plan.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
 import { ArrivalLoop } from "./arrival-loop.js";
+import { iterationRandom, PeerResolver } from "./peers.js";
 import { clientArrivalMs, clientsStartedWithin, IterationSchedule } from "./schedule.js";
 import { globalIndex, shareCount } from "./split.js";
 import { credentialsFor } from "./user-names.js";
@@ -20,12 +22,18 @@ import { WeightedPicker } from "./weighted-pick.js";
 
 const NS_PER_US = 1_000;
 
-/** What the engine needs of a virtual client (src/client VirtualClient implements it). */
+/**
+ * What the engine needs of a virtual client (src/client VirtualClient implements it). Every step
+ * of one iteration gets the same IterationContext (seeded random numbers, peer resolution, the
+ * iteration's session state); `endIteration` follows the last step, also after a failed one, so
+ * the client can close a session the steps left open.
+ */
 export interface EngineClient {
   readonly isRegistered: boolean;
   register(intendedStartNs?: number): Promise<boolean>;
   unregister(): Promise<boolean>;
-  runStep(step: StepPlan, intendedStartNs: number): Promise<boolean>;
+  runStep(step: StepPlan, intendedStartNs: number, ctx?: IterationContext): Promise<boolean>;
+  endIteration?(ctx: IterationContext): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -58,6 +66,8 @@ export interface EngineOptions {
   catchUpBatch?: number;
   /** Problems worth a line in the run output (first of each kind only). */
   onWarning?: (message: string) => void;
+  /** A `random` peer must have come up this long before the iteration (default 1000 ms, see peers.ts). */
+  peerSettleMs?: number;
 }
 
 export interface StopOptions {
@@ -98,7 +108,9 @@ export class ExecutionEngine {
   private readonly idle = new Set<number>();
   private readonly schedule: IterationSchedule;
   private readonly picker: WeightedPicker;
+  private readonly peers: PeerResolver;
   private readonly durationMs: number;
+  private t0Ns = 0;
   private readonly maxConcurrent: number;
   private clientLoop: ArrivalLoop | null = null;
   private iterationLoop: ArrivalLoop | null = null;
@@ -120,6 +132,14 @@ export class ExecutionEngine {
     );
     this.durationMs = opts.durationMs ?? opts.plan.durationMs;
     this.maxConcurrent = opts.maxConcurrentIterations ?? Number.POSITIVE_INFINITY;
+    this.peers = new PeerResolver({
+      population: opts.plan.population,
+      clientsInRun: clientsStartedWithin(opts.plan.population, this.durationMs),
+      users: opts.users,
+      domain: opts.domain,
+      seed: opts.plan.seed,
+      settleMs: opts.peerSettleMs,
+    });
   }
 
   /** Clients this worker will bring up (its share of those arriving within the run). */
@@ -152,6 +172,7 @@ export class ExecutionEngine {
     if (this.started) throw new Error("engine already started");
     this.prepare();
     this.started = true;
+    this.t0Ns = t0Ns;
     if (this.stopping) return;
     const { workerId, workerCount, plan } = this.opts;
     this.clientLoop = new ArrivalLoop({
@@ -281,7 +302,8 @@ export class ExecutionEngine {
     this.iterationsInFlight++;
     metrics.count(Counter.iterationsStarted);
     const actualStartNs = this.opts.clock.nowNs();
-    void this.runSteps(slot.client, scenario.steps, intendedNs).then((ok) => {
+    const ctx = this.iterationContext(globalIteration, globalIndex(k, this.opts.workerId, this.opts.workerCount), intendedNs);
+    void this.runSteps(slot.client, scenario.steps, intendedNs, ctx).then(async (ok) => {
       const endNs = this.opts.clock.nowNs();
       if (ok) {
         metrics.count(Counter.iterationsCompleted);
@@ -293,6 +315,17 @@ export class ExecutionEngine {
       } else {
         metrics.count(Counter.iterationsFailed);
       }
+      // Closing what the steps left open is cleanup, not part of the iteration's latency; the
+      // client stays busy (and the stop grace waits) until it is done.
+      if (slot.client.endIteration) {
+        await settle(
+          async () => {
+            await slot.client.endIteration!(ctx);
+            return true;
+          },
+          (err) => this.warn("endIteration", `ending an iteration threw: ${describe(err)}`),
+        );
+      }
       this.inFlight--;
       this.iterationsInFlight--;
       slot.state = slot.client.isRegistered ? "idle" : "down";
@@ -301,7 +334,26 @@ export class ExecutionEngine {
     });
   }
 
-  private async runSteps(client: EngineClient, steps: readonly StepPlan[], intendedNs: number): Promise<boolean> {
+  /**
+   * The context of global iteration `iterationIndex` run by global client `self`: seeded random
+   * numbers and peers that depend on (seed, iteration, self, intended start) only.
+   */
+  private iterationContext(iterationIndex: number, self: number, intendedNs: number): IterationContext {
+    const request = { self, iterationIndex, offsetMs: (intendedNs - this.t0Ns) / 1_000_000 };
+    let draws: (() => number) | null = null;
+    return {
+      iterationIndex,
+      random: iterationRandom(this.opts.plan.seed, iterationIndex),
+      peerUri: (peer) => {
+        draws ??= this.peers.drawsFor(iterationIndex);
+        const index = this.peers.resolve(peer, request, draws);
+        return index === null ? null : this.peers.uriOf(index);
+      },
+      state: {},
+    };
+  }
+
+  private async runSteps(client: EngineClient, steps: readonly StepPlan[], intendedNs: number, ctx: IterationContext): Promise<boolean> {
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
       // Only the first step is timed from the schedule; later ones start when the previous ends.
@@ -309,7 +361,7 @@ export class ExecutionEngine {
       const ok =
         step.kind === "pause"
           ? await this.pause(step.durationMs)
-          : await settle(() => client.runStep(step, stepIntendedNs), (err) => this.warn(`step:${step.kind}`, `a ${step.kind} step threw: ${describe(err)}`));
+          : await settle(() => client.runStep(step, stepIntendedNs, ctx), (err) => this.warn(`step:${step.kind}`, `a ${step.kind} step threw: ${describe(err)}`));
       if (!ok) return false;
     }
     return true;

@@ -1,4 +1,5 @@
 /** Fakes for engine tests: clients whose answers take FakeClock time, and a recording sink. */
+import type { IterationContext } from "../../src/client/iteration-context.js";
 import type { ClientSpec, EngineClient } from "../../src/execution/engine.js";
 import type { MetricsSink } from "../../src/metrics/sink.js";
 import type { Plan, StepPlan } from "../../src/scenario/plan.js";
@@ -27,19 +28,24 @@ export interface FakeBehaviour {
   registerOk?: (spec: ClientSpec) => boolean;
   registerThrows?: (spec: ClientSpec) => boolean;
   stepMs?: number;
+  /** Result of a step (default true); may use the context (e.g. resolve a peer). */
+  stepOk?: (spec: ClientSpec, step: StepPlan, ctx: IterationContext | undefined) => boolean;
   unregisterMs?: number;
+  /** Time endIteration takes; undefined: the fake client has no endIteration at all. */
+  endIterationMs?: number;
 }
 
 export interface CallLog {
   registers: Array<{ index: number; intendedNs: number | undefined; atNs: number }>;
-  steps: Array<{ index: number; step: StepPlan; intendedNs: number; atNs: number }>;
+  steps: Array<{ index: number; step: StepPlan; intendedNs: number; atNs: number; ctx: IterationContext | undefined }>;
+  endIterations: Array<{ index: number; ctx: IterationContext; atNs: number }>;
   unregisters: Array<{ index: number; atNs: number }>;
   disposed: number[];
   maxConcurrentUnregisters: number;
 }
 
 export function fakeClientFactory(clock: Clock, behaviour: FakeBehaviour = {}) {
-  const log: CallLog = { registers: [], steps: [], unregisters: [], disposed: [], maxConcurrentUnregisters: 0 };
+  const log: CallLog = { registers: [], steps: [], endIterations: [], unregisters: [], disposed: [], maxConcurrentUnregisters: 0 };
   const clients: FakeClient[] = [];
   let unregistering = 0;
   class FakeClient implements EngineClient {
@@ -68,10 +74,18 @@ export function fakeClientFactory(clock: Clock, behaviour: FakeBehaviour = {}) {
         }),
       );
     }
-    runStep(step: StepPlan, intendedStartNs: number): Promise<boolean> {
-      log.steps.push({ index: this.spec.index, step, intendedNs: intendedStartNs, atNs: clock.nowNs() });
-      return new Promise((resolve) => clock.after(behaviour.stepMs ?? 10, () => resolve(true)));
+    runStep(step: StepPlan, intendedStartNs: number, ctx?: IterationContext): Promise<boolean> {
+      log.steps.push({ index: this.spec.index, step, intendedNs: intendedStartNs, atNs: clock.nowNs(), ctx });
+      const ok = behaviour.stepOk?.(this.spec, step, ctx) ?? true;
+      return new Promise((resolve) => clock.after(behaviour.stepMs ?? 10, () => resolve(ok)));
     }
+    endIteration?: (ctx: IterationContext) => Promise<void> =
+      behaviour.endIterationMs === undefined
+        ? undefined
+        : (ctx) => {
+            log.endIterations.push({ index: this.spec.index, ctx, atNs: clock.nowNs() });
+            return new Promise((resolve) => clock.after(behaviour.endIterationMs!, () => resolve()));
+          };
     async dispose(): Promise<void> {
       log.disposed.push(this.spec.index);
     }
