@@ -17,6 +17,10 @@ const COUNTER_STATS = ["count", "rate"] as const;
 const OPERATORS = ["<=", ">=", "==", "<", ">"] as const;
 const LATENCY_UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
 
+/** The causes failure counters carry (SIP or MSRP status, or a named reason). */
+const FAILURE_CAUSE =
+  /^(status\.[1-6]\d\d|msrp_status\.\d{3}|timeout|transport|no_peer|no_session|msrp|msrp_connect_timeout|msrp_connect_failed|connection_lost|session_closed|not_bound|source_error)$/;
+
 const latencyNames = (): string[] => Object.values(Latency).flatMap((name) => [name, serviceTimeName(name)]);
 const counterNames = (): string[] => Object.values(Counter);
 
@@ -26,10 +30,11 @@ export type MetricKind = "latency" | "counter";
 export function metricKind(metric: string): MetricKind | null {
   if (latencyNames().includes(metric)) return "latency";
   if (counterNames().includes(metric)) return "counter";
-  // Failure counters carry a cause: register.failures.status.408, register.failures.timeout, ….
+  // Failure counters carry a cause: register.failures.status.408, session.failures.timeout,
+  // msrp_send.failures.status.413, session.failures.msrp_status.481, … (metrics/names.ts lists them).
   for (const base of counterNames().filter((name) => name.endsWith(".failures"))) {
     const rest = metric.startsWith(`${base}.`) ? metric.slice(base.length + 1) : null;
-    if (rest !== null && /^(status\.[1-6]\d\d|timeout|transport)$/.test(rest)) return "counter";
+    if (rest !== null && FAILURE_CAUSE.test(rest)) return "counter";
   }
   return null;
 }

@@ -159,6 +159,48 @@ describe("session steps compile to StepPlans", () => {
     ]);
   });
 
+  it("thresholds accept the session counters and their failure causes; rates divide by the family's attempts", () => {
+    const plan = compileScenario(
+      `${head}thresholds:
+  session.failures: rate == 0
+  session.successes: count > 10
+  session.failures.status.486: count == 0
+  session.failures.msrp_status.481: count == 0
+  session.failures.msrp_connect_timeout: count == 0
+  session.failures.no_peer: rate < 1%
+  msrp_send.failures: rate == 0
+  msrp_send.failures.status.413: count == 0
+  msrp_send.failures.connection_lost: count == 0
+  large_message.failures: rate < 0.05
+  large_message.failures.msrp: count == 0
+  bye.failures: rate == 0
+  reinvite.failures.timeout: count == 0
+  messages.received: count > 0
+`,
+      "t.yaml",
+    );
+    expect(plan.thresholds.map((t) => `${t.metric} ${t.stat}`)).toEqual([
+      "session.failures rate",
+      "session.successes count",
+      "session.failures.status.486 count",
+      "session.failures.msrp_status.481 count",
+      "session.failures.msrp_connect_timeout count",
+      "session.failures.no_peer rate",
+      "msrp_send.failures rate",
+      "msrp_send.failures.status.413 count",
+      "msrp_send.failures.connection_lost count",
+      "large_message.failures rate",
+      "large_message.failures.msrp count",
+      "bye.failures rate",
+      "reinvite.failures.timeout count",
+      "messages.received count",
+    ]);
+    expect(problems(`${head}thresholds:\n  session.failures.because: count == 0\n  messages.received: rate < 1\n`)).toEqual([
+      expect.stringMatching(/^x\.yaml:5:3: threshold metric 'session\.failures\.because' does not exist/),
+      expect.stringMatching(/^x\.yaml:6:22: threshold 'rate < 1' for messages\.received: 'rate' needs an '\.attempts' counter/),
+    ]);
+  });
+
   it("the plan description names every session step and the answer behaviour", () => {
     const plan = compileScenario(
       `population:
