@@ -4,7 +4,11 @@
  * - SIP parse rate of an INVITE with SDP: our codec vs SIP.js's parser (sip-parse.mjs, if present)
  * - sustained REGISTER rate through the embedded server on this machine (register-rate.mjs)
  * - measurement accuracy: register p50/p99 with 20 ms injected by the server at moderate load
- * Options: --quick (shorter runs), --seconds N, --rates a,b,c
+ * - MSRP framing rate (msrp-framer.mjs) and large-message throughput client → relay → client
+ *   against raw TCP over loopback (msrp-throughput.mjs)
+ * - highest CPM 1-1 session rate (invite + one message + bye) through the embedded PF with 0 errors
+ *   and p99 session_setup < 50 ms (session-rate.mjs)
+ * Options: --quick (shorter runs), --seconds N, --rates a,b,c (REGISTER), --session-rates a,b,c
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -18,6 +22,7 @@ const arg = (name, fallback) => {
 };
 const seconds = Number(arg("--seconds", quick ? "4" : "10"));
 const rates = arg("--rates", quick ? "2000,6000" : "2000,4000,6000,8000").split(",").map(Number);
+const sessionRates = arg("--session-rates", quick ? "1000,3000" : "500,1000,2000,3000,4000").split(",").map(Number);
 
 const fmt = (v, digits = 0) =>
   v === undefined || v === null || Number.isNaN(v) ? "-" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -55,6 +60,38 @@ add(
   `whole run ${fmt(d.registerP50Ms, 2)} / ${fmt(d.registerP99Ms, 2)} ms; steady ${fmt(d.steadyP50Ms, 2)} / ${fmt(d.steadyP99Ms, 2)} ms ` +
     `(service ${fmt(d.steadyServiceP50Ms, 2)} / ${fmt(d.steadyServiceP99Ms, 2)} ms); ${d.failures} failures`,
   "20 ms + 1-2 ms",
+);
+
+const { runMsrpFramerBench } = await import(here("msrp-framer.mjs").href);
+const f = await runMsrpFramerBench({ ms: quick ? 300 : 1000 });
+for (const [name, x] of Object.entries(f)) {
+  if (x && typeof x === "object" && "mbPerSec" in x) {
+    add(`MSRP framer: ${name}`, `${fmt(x.mbPerSec)} MB/s${x.msgsPerSec ? `, ${fmt(x.msgsPerSec)} msgs/s` : ""}`);
+  }
+}
+
+const { runMsrpThroughputBench } = await import(here("msrp-throughput.mjs").href);
+const t = await runMsrpThroughputBench({ mb: quick ? 50 : 200, reps: quick ? 1 : 3 });
+const mbps = (x) => `${fmt(x.mbPerSec)} MB/s (${fmt(x.cpuMsPerMB, 2)} CPU-ms/MB)`;
+add(`Raw TCP over loopback, one ${fmt(t.messageMB)} MB transfer`, mbps(t.rawTcp));
+add(`MSRP large message client → relay (worker thread) → client, ${fmt(t.chunkSize / 1024)} KB chunks`, `${mbps(t.msrpRelayWorker)}, ${fmt(t.ratioRelayWorker, 2)}x raw`, ">= 0.8x raw");
+add("MSRP large message client → relay → client, one thread", `${mbps(t.msrpRelaySameThread)}, ${fmt(t.ratioRelaySameThread, 2)}x raw`);
+add("MSRP large message client → client direct", `${mbps(t.msrpDirect)}, ${fmt(t.ratioDirect, 2)}x raw`);
+
+const { runSessionRateBench } = await import(here("session-rate.mjs").href);
+const s = await runSessionRateBench({ rates: sessionRates, seconds });
+for (const row of s.rows) {
+  add(
+    `1-1 sessions (invite + 1 message + bye) at ${fmt(row.targetRate)} /s (shared TCP, ${row.workers} client worker${row.workers === 1 ? "" : "s"})`,
+    `${fmt(row.achievedRate)} /s, session_setup steady p50 ${fmt(row.steadySetupP50Ms, 2)} ms, p99 ${fmt(row.steadySetupP99Ms, 2)} ms, ` +
+      `errors ${row.errors}, drop ${row.dropped}, lag p99 ${fmt(row.generatorLagP99Ms, 1)} ms${row.saturated ? " (generator saturated)" : ""}` +
+      `${row.sustained ? "" : "  (not sustained)"}`,
+  );
+}
+add(
+  "Session rate sustained, 0 errors, p99 session_setup < 50 ms",
+  `${fmt(s.sustainedRate)} /s (p99 ${fmt(s.sustainedSetupP99Ms, 2)} ms${s.sustainedSaturated ? ", generator saturated" : ""}; next rate up limited by ${s.limitedBy})`,
+  ">= 3,000 /s",
 );
 
 const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length), ["figure", "measured", "goal"][i].length));

@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+/**
+ * The highest CPM 1-1 session rate the embedded PF sustains on this machine: each iteration opens
+ * a session to a random other client (INVITE with MSRP SDP → 200 → ACK, MSRP legs bound through
+ * the PF), sends one chat message over MSRP and closes the session (BYE). Runs the real thing
+ * from dist/ (build first): runLoadTest with the embedded server in its own thread, the default
+ * worker count and the shared connection model.
+ *
+ * For each target rate a population comes up in ~1 s and settles, then sessions start at that rate
+ * for `seconds`. The population is large enough that a client is idle most of the time (each
+ * session occupies a caller and a callee). A rate counts as sustained when nothing failed or was
+ * dropped and the steady-state p99 of session_setup (INVITE → 200, from the intended start) stays
+ * below 50 ms; the generator's own event-loop lag is reported beside it, because a saturated
+ * generator measures itself rather than the PF.
+ *
+ * Usage: node test/bench/session-rate.mjs [--seconds 10] [--rates 500,1000,2000,3000,4000]
+ * Library use: import { runSessionRateBench } from "./session-rate.mjs".
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import hdr from "hdr-histogram-js";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const root = new URL("../../", import.meta.url);
+const dist = (path) => new URL(`dist/${path}`, root).href;
+
+/** The goal of issue 3: p99 session_setup below this, with no error. */
+export const SETUP_P99_BOUND_MS = 50;
+
+function scenarioYaml({ name, clients, arrivalRate, rampSeconds, steadySeconds, drainSeconds, rate }) {
+  return `name: ${name}
+seed: 1
+population:
+  clients: ${clients}
+  rate: ${arrivalRate}
+  users:
+    template: "sess{index:06}"
+    password: "{user}-pw"
+    domain: bench.test
+  register:
+    expires: 3600
+    unregisterAtEnd: true
+phases:
+  - name: ramp-up
+    duration: ${rampSeconds}s
+    rate: 0
+  - name: steady
+    duration: ${steadySeconds}s
+    rate: ${rate}
+  - name: drain
+    duration: ${drainSeconds}s
+    rate: 0
+scenarios:
+  - name: session
+    weight: 1
+    steps:
+      - invite: { to: random }
+      - send: { count: 1, size: 100 }
+      - bye
+`;
+}
+
+/** p50/p99 of one metric over [fromSec, toSec) of the run, merged exactly from latency.hlog. */
+function windowStats(outDir, tag, fromSec, toSec) {
+  const text = readFileSync(join(outDir, "latency.hlog"), "utf8");
+  const reader = new hdr.HistogramLogReader(text);
+  const merged = hdr.build({ numberOfSignificantValueDigits: 3, autoResize: true });
+  for (let h = reader.nextIntervalHistogram(); h !== null; h = reader.nextIntervalHistogram()) {
+    const startSec = h.startTimeStampMsec / 1000 - reader.startTimeSec;
+    if (h.tag === tag && startSec >= fromSec && startSec < toSec) merged.add(h);
+  }
+  const ms = (us) => Math.round(us) / 1000;
+  return { count: merged.totalCount, p50: ms(merged.getValueAtPercentile(50)), p99: ms(merged.getValueAtPercentile(99)) };
+}
+
+/** Highest per-second generator event-loop lag p99 (ms, max over workers) in [fromSec, toSec). */
+function windowLagP99Ms(outDir, fromSec, toSec) {
+  const [header, ...lines] = readFileSync(join(outDir, "periods.csv"), "utf8").trim().split("\n");
+  const col = Object.fromEntries(header.split(",").map((name, i) => [name, i]));
+  let max = 0;
+  for (const line of lines) {
+    const cells = line.split(",");
+    const t = Number(cells[col.time_s]);
+    if (cells[col.metric] === "worker.lag_p99_us" && t >= fromSec && t < toSec) max = Math.max(max, Number(cells[col.value]));
+  }
+  return max / 1000;
+}
+
+const sumFamily = (counters, prefix) =>
+  Object.entries(counters)
+    .filter(([k]) => k === prefix || k.startsWith(`${prefix}.`))
+    .reduce((a, [, v]) => a + v, 0);
+
+async function runOnce({ rate, seconds, flags = {} }) {
+  const { resolveRunConfig } = await import(dist("config/resolve.js"));
+  const { runLoadTest } = await import(dist("runner/index.js"));
+  // Idle most of the time even if sessions took 250 ms: caller and callee busy per session.
+  const clients = Math.max(1000, Math.ceil(rate / 2));
+  const shape = { name: `session-rate-${rate}`, clients, arrivalRate: clients, rampSeconds: 3, steadySeconds: seconds, drainSeconds: 2, rate };
+  const dir = mkdtempSync(join(tmpdir(), "cpm-load-bench-"));
+  try {
+    const scenarioFile = join(dir, `${shape.name}.yaml`);
+    writeFileSync(scenarioFile, scenarioYaml(shape));
+    const config = resolveRunConfig({
+      scenarioFile,
+      flags: { connection: "shared", transport: "tcp", live: false, out: join(dir, "results"), ...flags },
+      env: {},
+    });
+    const { summary, outDir } = await runLoadTest(config);
+    // Steady window: skip the first steady second (JIT warm-up, first MSRP connections).
+    const from = shape.rampSeconds + 1;
+    const to = shape.rampSeconds + seconds;
+    return {
+      clients,
+      summary,
+      workers: config.workers,
+      lagBoundMs: config.saturationLagUs / 1000,
+      steadyLagP99Ms: windowLagP99Ms(outDir, from, to),
+      steadySetup: windowStats(outDir, "session_setup", from, to),
+      steadyReady: windowStats(outDir, "session_ready", from, to),
+      steadyDelivery: windowStats(outDir, "message_delivery", from, to),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runSessionRateBench(opts = {}) {
+  const rates = opts.rates ?? [500, 1000, 2000, 3000, 4000];
+  const seconds = opts.seconds ?? 10;
+  const rows = [];
+  for (const rate of rates) {
+    const r = await runOnce({ rate, seconds, flags: opts.flags });
+    const c = r.summary.counters;
+    const scheduled = (c["iterations.started"] ?? 0) + (c["iterations.dropped"] ?? 0);
+    const completed = c["iterations.completed"] ?? 0;
+    const dropped = c["iterations.dropped"] ?? 0;
+    const errors =
+      sumFamily(c, "session.failures") +
+      sumFamily(c, "msrp_send.failures") +
+      sumFamily(c, "bye.failures") +
+      sumFamily(c, "register.failures") +
+      (c["iterations.failed"] ?? 0);
+    const setup = r.summary.latencies.session_setup ?? {};
+    const row = {
+      targetRate: rate,
+      clients: r.clients,
+      workers: r.workers,
+      achievedRate: Math.round(completed / seconds),
+      sessions: c["session.successes"] ?? 0,
+      scheduled,
+      completed,
+      dropped,
+      errors,
+      setupP50Ms: setup.p50,
+      setupP99Ms: setup.p99,
+      steadySetupP50Ms: r.steadySetup.p50,
+      steadySetupP99Ms: r.steadySetup.p99,
+      steadyReadyP99Ms: r.steadyReady.p99,
+      steadyDeliveryP99Ms: r.steadyDelivery.p99,
+      generatorLagP99Ms: r.steadyLagP99Ms,
+      saturated: r.steadyLagP99Ms > r.lagBoundMs,
+      saturatedWholeRun: r.summary.saturated,
+    };
+    row.sustained = errors === 0 && dropped === 0 && completed === scheduled && r.steadySetup.p99 < SETUP_P99_BOUND_MS;
+    rows.push(row);
+    opts.onRow?.(row);
+    // Past the first rate that breaks down, higher ones only take time.
+    if (!row.sustained && opts.stopAtFirstFailure !== false && rows.some((x) => x.sustained)) break;
+  }
+  const sustained = rows.filter((r) => r.sustained);
+  const best = sustained.length > 0 ? sustained.reduce((a, b) => (b.targetRate > a.targetRate ? b : a)) : null;
+  const next = best ? rows.find((r) => r.targetRate > best.targetRate) : rows[0];
+  return {
+    bench: "session-rate",
+    seconds,
+    rows,
+    sustainedRate: best?.targetRate ?? 0,
+    sustainedSetupP99Ms: best?.steadySetupP99Ms ?? null,
+    sustainedSaturated: best?.saturated ?? null,
+    /** Why the next rate up failed: generator saturated (the tool's limit) or not (the PF's). */
+    limitedBy: next ? (next.saturated ? "generator saturated" : "target (PF) or errors") : "highest rate tried",
+  };
+}
+
+function argValue(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+export function describeSessionRow(row) {
+  return (
+    `target ${String(row.targetRate).padStart(5)}/s  achieved ${String(row.achievedRate).padStart(5)}/s  ` +
+    `errors ${row.errors}  dropped ${row.dropped}  setup p50 ${row.steadySetupP50Ms} ms p99 ${row.steadySetupP99Ms} ms  ` +
+    `ready p99 ${row.steadyReadyP99Ms} ms  delivery p99 ${row.steadyDeliveryP99Ms} ms  ` +
+    `lag p99 ${row.generatorLagP99Ms} ms${row.saturated ? " (generator saturated)" : ""}  ${row.sustained ? "sustained" : "NOT sustained"}`
+  );
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const seconds = Number(argValue("--seconds", "10"));
+  const rates = argValue("--rates", "500,1000,2000,3000,4000").split(",").map(Number);
+  console.log(`CPM 1-1 session rate through the embedded PF (invite + 1 message + bye, shared TCP, ${seconds} s per rate):`);
+  const r = await runSessionRateBench({ seconds, rates, onRow: (row) => console.log(`  ${describeSessionRow(row)}`) });
+  console.log(
+    `highest rate with 0 errors and p99 session_setup < ${SETUP_P99_BOUND_MS} ms: ${r.sustainedRate}/s ` +
+      `(steady p99 ${r.sustainedSetupP99Ms} ms${r.sustainedSaturated ? ", generator saturated" : ""}); next rate limited by: ${r.limitedBy}`,
+  );
+  console.log(JSON.stringify(r));
+}
