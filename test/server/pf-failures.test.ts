@@ -84,6 +84,21 @@ describe("callee answers", () => {
     expect(s.stats().pf).toMatchObject({ sessionsActive: 0, sessionsFailed: { cancelled: 1 } });
   });
 
+  it("a CANCEL that overtakes a 200 held by the injected delay: 487 to A, the callee's leg is BYEd", async () => {
+    const s = await fx.server({ delay: { kind: "fixed", ms: 300 } });
+    const a = await fx.ua(s, "alice");
+    const b = await fx.ua(s, "bob");
+    const invite = a.invite(b.aor, { body: offer() });
+    const bi = await b.request("INVITE");
+    b.respond(bi, 200, { toTag: "fast", body: clientAnswer(bi.body, MsrpPeer.planned().path) });
+    await b.request("ACK");
+    a.cancel(invite);
+    expect((await a.final("CANCEL")).status).toBe(200);
+    expect((await a.final("INVITE")).status).toBe(487);
+    expect(getTag(await b.request("BYE"), "To")).toBe("fast");
+    expect(s.stats().pf).toMatchObject({ sessionsActive: 0, sessionsFailed: { cancelled: 1 } });
+  });
+
   it("no answer at all from a UDP callee: INVITE retransmitted (Timer A), then 408 to A (Timer B)", async () => {
     const s = await fx.server({ sipT1Ms: 40, inviteTimeoutMs: 400 });
     const a = await fx.ua(s, "alice");

@@ -303,7 +303,15 @@ export class ParticipatingFunction {
     this.counters.sessionsActive = this.active.size;
     req.transaction.onCancel = () => {
       req.respondNow(487, "Request Terminated");
-      this.abandonSetup(session, "cancelled");
+      if (session.state === "calling") {
+        this.abandonSetup(session, "cancelled");
+      } else if (session.state === "established") {
+        // The CANCEL overtook our 200 while an injected response delay held it: the caller got
+        // 487, so the callee's leg goes.
+        session.state = "ending";
+        this.sendBye(session.b!, null);
+        this.finish(session, "cancelled");
+      }
     };
 
     const far = wrapLikeOffer(offer, buildFarOffer(offer.media, anchor.path(1), session.origins[1]));
