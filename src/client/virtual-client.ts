@@ -20,7 +20,8 @@ import type { SessionDescriptionHandlerFactory } from "sip.js/lib/api/session-de
 import { URI } from "sip.js/lib/grammar/uri.js";
 import { Counter, Latency, failureByStatus, failureByTimeout, failureByTransport } from "../metrics/names.js";
 import type { MetricsSink } from "../metrics/sink.js";
-import type { StepPlan } from "../scenario/plan.js";
+import type { MsrpEndpoint } from "../protocol/msrp/endpoint.js";
+import type { AnswerPlan, StepPlan } from "../scenario/plan.js";
 import {
   clearRegistererTimers,
   expireNonInviteTransaction,
@@ -28,7 +29,10 @@ import {
   setRegistererExpires,
 } from "../protocol/sip/sipjs-runtime.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
-import type { IterationContext } from "./iteration-context.js";
+import { ClientSessions, isSessionStep } from "./client-sessions.js";
+import type { ReceivedCpmMessage } from "./cpm-session.js";
+import { type IterationContext, standaloneIterationContext } from "./iteration-context.js";
+import { clientSeed, seededRandom } from "./prng.js";
 import { CpmRegisterer } from "./cpm-registerer.js";
 import { CPM_USER_AGENT, cpmContactParams, instanceUuid } from "./identity.js";
 import type { ClientLink, ConnectionProvider, LinkEndpoint } from "./link.js";
@@ -51,6 +55,25 @@ export interface VirtualClientOptions {
   refreshFraction: number;
   /** Run seed: makes the Contact's +sip.instance stable per (seed, index). Default 0. */
   seed?: number;
+  /**
+   * The worker's MSRP endpoint (shared by all its clients; the runner creates it). Without it
+   * the client can neither originate nor answer CPM sessions (incoming INVITEs get 480).
+   * Connection reuse: in the per-client connection model each client's MSRP sessions share
+   * connections only among themselves; in the shared model all of the worker's sessions do.
+   */
+  msrp?: MsrpEndpoint;
+  /** Terminating-user behaviour (population.answer). Default: accept at once, no reply. */
+  answer?: AnswerPlan;
+  /** Session-Expires of originated sessions in seconds (the client refreshes); 0 = none. Default 1800. */
+  sessionExpiresS?: number;
+  /** An MSRP leg that is not bound this long after the SDP answer fails the session. Default requestTimeoutMs. */
+  msrpConnectTimeoutMs?: number;
+  /** Per-chunk MSRP transaction timeout. Default requestTimeoutMs. */
+  msrpTransactionTimeoutMs?: number;
+  /** Keep the bytes of received large messages (tests); by default only their arrival is tracked. */
+  keepLargeMessageBodies?: boolean;
+  /** Observer of every whole message the client receives (tests, tools). */
+  onMessage?: (m: ReceivedCpmMessage) => void;
 }
 
 type AttemptKind = "register" | "refresh" | "unregister";
@@ -67,9 +90,9 @@ interface Attempt {
   resolve: (ok: boolean) => void;
 }
 
-/** Sessions arrive with a later issue; until then an INVITE that needs media is refused. */
+/** A client without an MSRP endpoint has no media for sessions (its INVITE answers say 480 first). */
 const unsupportedSessions: SessionDescriptionHandlerFactory = () => {
-  throw new Error("Sessions are not supported yet by cpm-load clients.");
+  throw new Error("This client has no MSRP endpoint: CPM sessions are not available.");
 };
 
 export class VirtualClient {
@@ -90,6 +113,10 @@ export class VirtualClient {
   private disposing: Promise<void> | undefined;
   /** Expires of a register step that came before the Registerer existed. */
   private pendingExpires: number | undefined;
+  /** Sessions: SDH factory, incoming INVITEs, session steps (client-sessions.ts). */
+  private readonly sessions: ClientSessions;
+  /** Context for session steps run without one (callers that are not the engine). */
+  private fallbackContext: IterationContext | undefined;
 
   constructor(opts: VirtualClientOptions) {
     installSipJsRuntime();
@@ -98,6 +125,31 @@ export class VirtualClient {
     this.user = opts.user;
     this.metrics = opts.metrics;
     this.clock = opts.clock;
+    const seed = opts.seed ?? 0;
+    this.sessions = new ClientSessions(
+      {
+        user: opts.user,
+        domain: opts.domain,
+        metrics: opts.metrics,
+        clock: opts.clock,
+        requestTimeoutMs: opts.requestTimeoutMs,
+        msrp: opts.msrp,
+        connectionGroup: opts.connections.model === "per-client" ? `client:${opts.index}` : undefined,
+        answer: opts.answer,
+        random: seededRandom(clientSeed(seed, opts.index, 1)),
+        sessionExpiresS: opts.sessionExpiresS ?? 1800,
+        msrpConnectTimeoutMs: opts.msrpConnectTimeoutMs ?? opts.requestTimeoutMs,
+        msrpTransactionTimeoutMs: opts.msrpTransactionTimeoutMs ?? opts.requestTimeoutMs,
+        keepLargeMessageBodies: opts.keepLargeMessageBodies ?? false,
+        onMessage: opts.onMessage,
+      },
+      () => (this.linkLost ? undefined : this.ua),
+    );
+  }
+
+  /** CPM sessions of this client not yet ended (originated and answered). */
+  get activeSessions(): number {
+    return this.sessions.sessionCount;
   }
 
   /** True while the registrar holds a live registration from this client (last REGISTER succeeded). */
@@ -127,7 +179,11 @@ export class VirtualClient {
     return this.send("unregister", undefined);
   }
 
-  async runStep(step: StepPlan, intendedStartNs: number, _ctx?: IterationContext): Promise<boolean> {
+  async runStep(step: StepPlan, intendedStartNs: number, ctx?: IterationContext): Promise<boolean> {
+    if (isSessionStep(step)) {
+      if (this.disposed) return false;
+      return this.sessions.run(step, intendedStartNs, ctx ?? (this.fallbackContext ??= standaloneIterationContext()));
+    }
     switch (step.kind) {
       case "register":
         if (step.expires !== undefined && this.registerer !== undefined) setRegistererExpires(this.registerer, step.expires);
@@ -144,7 +200,7 @@ export class VirtualClient {
 
   /** Ends an iteration: closes (BYE) a session its steps left open, without counting a failure. */
   async endIteration(ctx: IterationContext): Promise<void> {
-    ctx.state.session = undefined;
+    await this.sessions.endIteration(ctx);
   }
 
   /** Stops the user agent and releases the connection, without sending anything. Safe twice. */
@@ -155,6 +211,7 @@ export class VirtualClient {
 
   private async doDispose(): Promise<void> {
     this.disposed = true;
+    this.sessions.dispose();
     for (const p of this.pauses) {
       p.timer.cancel();
       p.resolve(false);
@@ -237,7 +294,9 @@ export class VirtualClient {
       contactParams: { transport: link.protocol.toLowerCase() },
       instanceId: instanceUuid(this.index, seed),
       userAgentString: CPM_USER_AGENT,
-      sessionDescriptionHandlerFactory: unsupportedSessions,
+      sessionDescriptionHandlerFactory: this.sessions.sdhFactory ?? unsupportedSessions,
+      // RFC 4028: INVITEs say `Supported: timer` (CPM convention); the client refreshes as uac.
+      sipExtensionExtraSupported: ["timer"],
       sendInitialProvisionalResponse: false,
       gracefulShutdown: false,
       logLevel: "error",
@@ -247,6 +306,12 @@ export class VirtualClient {
     });
     // A registrar (and later the PF) reaches the client at its real port.
     ua.contact.uri.port = link.localPort;
+    // CPM convention: the Contact of INVITEs and their answers carries +sip.instance and the ICSI
+    // feature tags, as the REGISTER's does (that one gets them from the Registerer options).
+    const contactParams = cpmContactParams(this.index, seed).join(";");
+    const contactString = ua.contact.toString.bind(ua.contact);
+    ua.contact.toString = (o = {}) => (o.register === true ? contactString(o) : `${contactString(o)};${contactParams}`);
+    ua.delegate = { onInvite: (invitation) => this.sessions.onInvite(invitation) };
     this.ua = ua;
     this.transport = ua.transport as LinkTransport;
     const refreshFrequency = Math.min(99, Math.max(50, Math.round(this.opts.refreshFraction * 100)));
@@ -281,6 +346,7 @@ export class VirtualClient {
     this.transport = undefined;
     this.registerer = undefined;
     this.link = undefined;
+    this.sessions.abandonAll();
     if (registerer !== undefined) {
       registerer.detach();
       clearRegistererTimers(registerer);

@@ -1,0 +1,610 @@
+/**
+ * One CPM 1-1 session of a virtual client (§5.2, §7.4.x): a SIP.js Session (Inviter as caller,
+ * Invitation as callee) whose media is the MSRP stream of its MsrpSessionDescriptionHandler.
+ *
+ * Originating (`originate`): an INVITE with the CPM conventions (PROTOCOL.md): P-Preferred-Service
+ * and Accept-Contact with the ICSI (`session`, or `largemsg` for §7.3.2), Contribution-ID and
+ * Conversation-ID, `Supported: timer` (a UserAgent option) and Session-Expires; the Contact
+ * carries +sip.instance and the ICSI feature tags (VirtualClient sets that up). The outcome says
+ * when the 200 came and when the MSRP leg was bound, or why it failed (a counter suffix):
+ * `status.<code>`, `timeout` (no final answer within requestTimeoutMs: CANCEL sent),
+ * `msrp_connect_timeout` (the leg did not bind in time, or the far end — the PF's MSRP connect
+ * timer — ended the session before it did), `msrp_connect_failed`, `msrp_status.<code>`,
+ * `transport`, `no_peer`.
+ *
+ * Messages: `send()` wraps content in CPIM with a cpm-load stamp (message-stamp.ts) and records
+ * msrp_send and the message counters; every whole message received records message_delivery
+ * (stamp → now), messages.received, and goes to the client's observer. A callee whose AnswerPlan
+ * says `echo` sends every chat message back. Control messages (CONTROL_CONTENT_TYPE) are handled
+ * here: `bye` makes this end send BYE.
+ *
+ * Session timers (RFC 4028): when the 200 names us (the caller) as refresher, a re-INVITE with the
+ * current SDP goes out at half the interval, so long runs are not ended by the PF's expiry sweep.
+ *
+ * Receivers of large messages keep no bodies (MsrpSessionOptions.keepBodies false): the stamp is
+ * then read from the first chunk as it arrives (the session's request handler is wrapped for
+ * that; the MSRP layer has no per-chunk observer for a reassembling session).
+ */
+import { Inviter } from "sip.js/lib/api/inviter.js";
+import type { Session } from "sip.js/lib/api/session.js";
+import { SessionState } from "sip.js/lib/api/session-state.js";
+import { UserAgent } from "sip.js/lib/api/user-agent.js";
+import type { IncomingResponse } from "sip.js/lib/core/messages/incoming-response.js";
+import { Counter, Gauge, Latency } from "../metrics/names.js";
+import type { MetricsSink } from "../metrics/sink.js";
+import { getContentHeader, getCpimHeader, parseCpim } from "../protocol/cpim/index.js";
+import { parseByteRange } from "../protocol/msrp/byte-range.js";
+import { getMsrpHeader, type MsrpRequest } from "../protocol/msrp/message.js";
+import type { MsrpIncomingMessage, MsrpSendResult, MsrpSession } from "../protocol/msrp/session.js";
+import { MsrpSessionError } from "../protocol/msrp/session-error.js";
+import { randomTransactionId } from "../protocol/msrp/transaction-id.js";
+import type { Clock, TimerHandle } from "../time/clock.js";
+import {
+  buildCpim,
+  CONTROL_CONTENT_TYPE,
+  type ControlAction,
+  controlContent,
+  cpimHead,
+  type CpimEnvelope,
+  type MessageStamp,
+  patternStream,
+  type PeekedHead,
+  peekCpimHead,
+  readControl,
+  readStamp,
+} from "./message-stamp.js";
+import { type MsrpSdhCallOptions, MsrpSessionDescriptionHandler } from "./msrp-sdh.js";
+
+export const SESSION_ICSI = "urn:urn-7:3gpp-service.ims.icsi.oma.cpm.session";
+export const LARGEMSG_ICSI = "urn:urn-7:3gpp-service.ims.icsi.oma.cpm.largemsg";
+
+export type CpmSessionKind = "chat" | "large";
+export type CpmSessionRole = "caller" | "callee";
+
+/** A whole message a client received (for observers: tests, tools). */
+export interface ReceivedCpmMessage {
+  /** The receiving client's user. */
+  user: string;
+  kind: CpmSessionKind;
+  /** CPIM From, when the body was kept. */
+  from: string | undefined;
+  contentType: string | undefined;
+  /** The CPIM content; empty when the session keeps no bodies (large messages by default). */
+  content: Buffer;
+  contentBytes: number;
+  stamp: MessageStamp | undefined;
+  receivedNs: number;
+}
+
+/** What a session needs from its client. */
+export interface SessionHost {
+  readonly user: string;
+  /** `sip:user@domain`: CPIM From. */
+  readonly aor: string;
+  readonly metrics: MetricsSink;
+  readonly clock: Clock;
+  readonly requestTimeoutMs: number;
+  /** Session-Expires of our INVITEs in seconds; 0 = no session timer. */
+  readonly sessionExpiresS: number;
+  /** Terminating behaviour for chat messages. */
+  readonly reply: "none" | "echo";
+  readonly onMessage: ((m: ReceivedCpmMessage) => void) | undefined;
+  sessionStarted(s: CpmSession): void;
+  sessionEnded(s: CpmSession): void;
+}
+
+/** Outcome of a procedure that can fail: a counter suffix says why. */
+export type Outcome = { ok: true } | { ok: false; failure: string };
+
+export interface OutgoingMessage {
+  contentType: string;
+  /** Whole content (chat); or `stream` for a large message generated on the fly. */
+  content?: Buffer;
+  stream?: { size: number; offset: number };
+  chunkSize?: number;
+  /** The scheduled send time (corrected latencies); default: when it was handed to MSRP. */
+  intendedNs?: number;
+  imdn?: boolean;
+  successReport?: boolean;
+}
+
+export interface SendOutcome {
+  ok: boolean;
+  failure?: string;
+  result?: MsrpSendResult;
+}
+
+/** Counter suffix for a failed MSRP send (`status.<code>`, `timeout`, `connection_lost`…). */
+export function msrpFailure(r: Pick<MsrpSendResult, "status" | "error">): string {
+  const e = r.error;
+  if (e === undefined) return r.status > 0 ? `status.${r.status}` : "unknown";
+  switch (e.code) {
+    case "msrp-status":
+      return `status.${e.status ?? r.status}`;
+    case "msrp-transaction-timeout":
+    case "msrp-report-timeout":
+      return "timeout";
+    default:
+      return e.code.replace(/^msrp-/, "").replaceAll("-", "_");
+  }
+}
+
+/** Counter suffix for an MSRP leg that did not become ready. */
+function readyFailure(e: unknown): string {
+  if (!(e instanceof MsrpSessionError)) return "terminated";
+  switch (e.code) {
+    case "msrp-connect-timeout":
+      return "msrp_connect_timeout";
+    case "msrp-connect-failed":
+      return "msrp_connect_failed";
+    case "msrp-status":
+      return `msrp_status.${e.status ?? 0}`;
+    default:
+      return e.code.replace(/^msrp-/, "msrp_").replaceAll("-", "_");
+  }
+}
+
+/** `+g.3gpp.icsi-ref` value form of an ICSI (":" percent-encoded). */
+export function encodeIcsi(icsi: string): string {
+  return icsi.replaceAll(":", "%3A");
+}
+
+/** True when an incoming INVITE asks for the large-message service (§7.3.2). */
+export function isLargeMessageRequest(headerValues: readonly string[]): boolean {
+  return headerValues.some((v) => v.includes("oma.cpm.largemsg"));
+}
+
+// sessions.active is one gauge per worker: every client of the worker shares its MetricsSink.
+const activeBySink = new WeakMap<MetricsSink, { n: number }>();
+function adjustActive(metrics: MetricsSink, delta: number): void {
+  let a = activeBySink.get(metrics);
+  if (a === undefined) activeBySink.set(metrics, (a = { n: 0 }));
+  a.n = Math.max(0, a.n + delta);
+  metrics.gauge(Gauge.activeSessions, a.n);
+}
+
+/** Bounded: a sender that never finishes its messages must not grow the table. */
+const PEEK_LIMIT = 256;
+
+export class CpmSession {
+  sdh: MsrpSessionDescriptionHandler | undefined;
+  /** The far end sent BYE. */
+  byeReceived = false;
+  private readonly host: SessionHost;
+  private activeCounted = false;
+  private ended = false;
+  private endedResolve!: () => void;
+  /** Resolves when the SIP session is terminated (or the session was abandoned). */
+  readonly ended$: Promise<void>;
+  private refreshTimer: TimerHandle | undefined;
+  private readonly peeked = new Map<string, PeekedHead>();
+  private readonly watched = new WeakSet<MsrpSession>();
+
+  constructor(
+    host: SessionHost,
+    readonly sip: Session,
+    readonly role: CpmSessionRole,
+    readonly kind: CpmSessionKind,
+    /** The peer's URI (CPIM To). */
+    readonly peerUri: string,
+    /** SDH options of our offers (kept for refreshes). */
+    readonly callOptions: MsrpSdhCallOptions,
+    /** False: received messages are tracked to completion without their bytes. */
+    readonly keepBodies: boolean,
+  ) {
+    this.host = host;
+    this.ended$ = new Promise<void>((resolve) => (this.endedResolve = resolve));
+    sip.delegate = {
+      ...sip.delegate,
+      onBye: (bye) => {
+        this.byeReceived = true;
+        void bye.accept().catch(() => undefined);
+      },
+      onSessionDescriptionHandler: (sdh) => {
+        if (sdh instanceof MsrpSessionDescriptionHandler) this.attach(sdh);
+      },
+    };
+    sip.stateChange.addListener((state) => {
+      if (state === SessionState.Terminated) this.finish();
+    });
+    host.sessionStarted(this);
+  }
+
+  get isOpen(): boolean {
+    return !this.ended && this.sip.state === SessionState.Established;
+  }
+
+  get msrpSession(): MsrpSession | undefined {
+    return this.sdh?.msrpSession;
+  }
+
+  /** The leg bound: counts the session in sessions.active (originated sessions only). */
+  markReady(): void {
+    if (this.role !== "caller" || this.activeCounted || this.ended) return;
+    this.activeCounted = true;
+    adjustActive(this.host.metrics, +1);
+  }
+
+  /** The caller's 2xx: arms the session-timer refresh when we are the refresher. */
+  accepted(response: IncomingResponse): void {
+    if (this.role !== "caller") return;
+    const value = response.message.getHeader("Session-Expires");
+    if (value === undefined) return;
+    const m = /^\s*(\d+)\s*(?:;(.*))?$/.exec(value);
+    if (!m) return;
+    const refresher = /refresher\s*=\s*(uac|uas)/i.exec(m[2] ?? "")?.[1]?.toLowerCase();
+    if (refresher === "uas") return;
+    const intervalS = Number(m[1]);
+    if (intervalS <= 0) return;
+    this.refreshTimer?.cancel();
+    this.refreshTimer = this.host.clock.after((intervalS * 1000) / 2, () => this.refresh());
+  }
+
+  // ---- messages ---------------------------------------------------------------------------
+
+  /** Sends one CPIM message on the current MSRP leg; records msrp_send and the message counters. */
+  async send(msg: OutgoingMessage): Promise<SendOutcome> {
+    const { metrics, clock } = this.host;
+    metrics.count(Counter.msrpSendAttempts);
+    const ms = this.msrpSession;
+    if (ms === undefined || ms.closed || this.ended) {
+      metrics.count(`${Counter.msrpSendFailures}.session_closed`);
+      return { ok: false, failure: "session_closed" };
+    }
+    const sentAtNs = clock.nowNs();
+    const envelope = this.envelope(msg.contentType, { sentAtNs, ...(msg.intendedNs !== undefined && { intendedNs: msg.intendedNs }) }, msg.imdn);
+    let contentBytes: number;
+    let result: MsrpSendResult;
+    const options = {
+      contentType: "message/cpim",
+      ...(msg.chunkSize !== undefined && { chunkSize: msg.chunkSize }),
+      ...(msg.successReport === true && { successReport: true }),
+    };
+    if (msg.stream !== undefined) {
+      contentBytes = msg.stream.size;
+      const head = cpimHead(envelope, contentBytes);
+      result = await ms.send(patternStream(head, contentBytes, msg.stream.offset), { ...options, totalBytes: head.length + contentBytes });
+    } else {
+      const content = msg.content ?? Buffer.alloc(0);
+      contentBytes = content.length;
+      result = await ms.send(buildCpim(envelope, content), options);
+    }
+    if (!result.ok) {
+      const failure = msrpFailure(result);
+      metrics.count(`${Counter.msrpSendFailures}.${failure}`);
+      return { ok: false, failure, result };
+    }
+    const answeredNs = result.answeredUs !== undefined ? result.startNs + result.answeredUs * 1000 : result.endNs;
+    const serviceUs = Math.max(0, (answeredNs - result.startNs) / 1000);
+    const latencyUs = msg.intendedNs === undefined ? serviceUs : Math.max(0, (answeredNs - msg.intendedNs) / 1000);
+    metrics.latency(Latency.msrpSend, latencyUs, serviceUs);
+    metrics.count(Counter.msrpSendSuccesses);
+    metrics.count(Counter.messagesSent);
+    metrics.count(Counter.messageBytesSent, contentBytes);
+    return { ok: true, result };
+  }
+
+  /** A control request to the other cpm-load end (not counted as a message). */
+  async sendControl(action: ControlAction): Promise<boolean> {
+    const ms = this.msrpSession;
+    if (ms === undefined || ms.closed || this.ended) return false;
+    const envelope = this.envelope(CONTROL_CONTENT_TYPE, { sentAtNs: this.host.clock.nowNs() }, false);
+    const r = await ms.send(buildCpim(envelope, controlContent(action)), { contentType: "message/cpim" });
+    return r.ok;
+  }
+
+  private envelope(contentType: string, stamp: MessageStamp, imdn: boolean | undefined): CpimEnvelope {
+    return {
+      from: this.host.aor,
+      to: this.peerUri,
+      messageId: randomTransactionId(16),
+      dateMs: this.host.clock.nowMs(),
+      stamp,
+      contentType,
+      imdn: imdn === true,
+    };
+  }
+
+  // ---- SIP procedures ----------------------------------------------------------------------
+
+  /** BYE (§7.4.3); resolves with the outcome (`status.<code>`, `timeout`, `transport`, `no_session`). */
+  bye(): Promise<Outcome> {
+    if (this.sip.state !== SessionState.Established) return Promise.resolve({ ok: false, failure: "no_session" });
+    return new Promise<Outcome>((resolve) => {
+      let done = false;
+      const finish = (o: Outcome): void => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        resolve(o);
+      };
+      const timer = this.host.clock.after(this.host.requestTimeoutMs, () => finish({ ok: false, failure: "timeout" }));
+      this.sip
+        .bye({
+          requestDelegate: {
+            onAccept: () => finish({ ok: true }),
+            onReject: (r) => finish({ ok: false, failure: `status.${r.message.statusCode ?? 0}` }),
+            onRedirect: (r) => finish({ ok: false, failure: `status.${r.message.statusCode ?? 0}` }),
+          },
+        })
+        .catch(() => finish({ ok: false, failure: "transport" }));
+    });
+  }
+
+  /**
+   * re-INVITE (§7.4.4). `renew`: the MSRP connection is dropped first (a TCP failure, as a
+   * handset losing its bearer) and the offer names a new MSRP session; success needs the new
+   * leg bound. A connection that also carries other sessions is not torn down (they belong to
+   * other iterations): only this session's MSRP session is closed, which equally forces a new
+   * path **[choice]**.
+   */
+  async reinvite(renew: boolean): Promise<Outcome> {
+    if (this.sip.state !== SessionState.Established) return { ok: false, failure: "no_session" };
+    if (renew) await this.dropMsrp();
+    const outcome = await this.sendReinvite({ ...this.callOptions, renew });
+    if (!outcome.ok || !renew) return outcome;
+    const sdh = this.sdh;
+    if (sdh === undefined) return { ok: false, failure: "msrp_connect_timeout" };
+    try {
+      await sdh.ready;
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, failure: this.byeReceived ? "msrp_connect_timeout" : readyFailure(e) };
+    }
+  }
+
+  private sendReinvite(options: MsrpSdhCallOptions): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => {
+      let done = false;
+      const finish = (o: Outcome): void => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        resolve(o);
+      };
+      const timer = this.host.clock.after(this.host.requestTimeoutMs, () => finish({ ok: false, failure: "timeout" }));
+      this.sip
+        .invite({
+          sessionDescriptionHandlerOptions: options,
+          requestDelegate: {
+            onAccept: (r) => {
+              this.accepted(r);
+              finish(this.sip.state === SessionState.Established ? { ok: true } : { ok: false, failure: "bad_answer" });
+            },
+            onReject: (r) => finish({ ok: false, failure: `status.${r.message.statusCode ?? 0}` }),
+          },
+        })
+        .catch(() => finish({ ok: false, failure: "glare" }));
+    });
+  }
+
+  private async dropMsrp(): Promise<void> {
+    const ms = this.msrpSession;
+    if (ms === undefined || ms.closed) return;
+    const closed = new Promise<void>((resolve) => ms.once("close", () => resolve()));
+    const conn = ms.connection;
+    if (conn !== undefined && !conn.closed && conn.sessions.size === 1 && conn.sessions.get(ms.localSessionId) === ms) {
+      conn.socket.destroy();
+    } else {
+      void ms.close();
+    }
+    await closed;
+  }
+
+  /** Session-timer refresh: a re-INVITE with the current stream; a failed one is retried once later. */
+  private refresh(): void {
+    this.refreshTimer = undefined;
+    if (!this.isOpen) return;
+    void this.sendReinvite({ ...this.callOptions, renew: false }).then((o) => {
+      if (!o.ok && this.isOpen && this.refreshTimer === undefined) {
+        this.refreshTimer = this.host.clock.after(Math.min(30_000, this.host.requestTimeoutMs), () => this.refresh());
+      }
+    });
+  }
+
+  /** Dispose path: no SIP, just local resources (the client's UserAgent is going away). */
+  abandon(): void {
+    this.sdh?.close();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.refreshTimer?.cancel();
+    this.refreshTimer = undefined;
+    this.peeked.clear();
+    if (this.activeCounted) adjustActive(this.host.metrics, -1);
+    this.activeCounted = false;
+    this.host.sessionEnded(this);
+    this.endedResolve();
+  }
+
+  /** Resolves true when the session ended within `ms`, false otherwise. */
+  waitEnded(ms: number): Promise<boolean> {
+    if (this.ended) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = this.host.clock.after(ms, () => resolve(false));
+      void this.ended$.then(() => {
+        timer.cancel();
+        resolve(true);
+      });
+    });
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
+
+  private attach(sdh: MsrpSessionDescriptionHandler): void {
+    this.sdh = sdh;
+    sdh.delegate = { onMsrpSession: (s) => this.watch(s) };
+    const current = sdh.msrpSession;
+    if (current !== undefined) this.watch(current);
+  }
+
+  private watch(s: MsrpSession): void {
+    if (this.watched.has(s)) return;
+    this.watched.add(s);
+    s.on("message", (m) => this.onIncoming(m));
+    if (this.keepBodies) return;
+    const handle = s.handleRequest.bind(s);
+    s.handleRequest = (req, conn) => {
+      if (req.method === "SEND") this.peek(req);
+      handle(req, conn);
+    };
+  }
+
+  private peek(req: MsrpRequest): void {
+    if (req.body.length === 0) return;
+    const range = parseByteRange(getMsrpHeader(req, "Byte-Range") ?? "1-*/*");
+    if (range === null || range.start !== 1) return;
+    const id = getMsrpHeader(req, "Message-ID")?.trim();
+    if (id === undefined || this.peeked.has(id)) return;
+    const head = peekCpimHead(req.body);
+    if (head === undefined) return;
+    if (this.peeked.size >= PEEK_LIMIT) this.peeked.delete(this.peeked.keys().next().value!);
+    this.peeked.set(id, head);
+  }
+
+  private onIncoming(m: MsrpIncomingMessage): void {
+    const { metrics } = this.host;
+    let stamp: MessageStamp | undefined;
+    let contentType: string | undefined;
+    let content: Buffer = Buffer.alloc(0);
+    let contentBytes: number;
+    let from: string | undefined;
+    if (m.body.length > 0) {
+      const parsed = parseCpim(m.body);
+      if (!parsed.ok) {
+        metrics.count(Counter.messagesUnstamped);
+        return;
+      }
+      contentType = getContentHeader(parsed.message, "Content-Type")?.trim();
+      content = parsed.message.body;
+      contentBytes = content.length;
+      stamp = readStamp(parsed.message);
+      from = getCpimHeader(parsed.message, "From");
+    } else {
+      const head = this.peeked.get(m.messageId);
+      this.peeked.delete(m.messageId);
+      stamp = head?.stamp;
+      contentType = head?.contentType;
+      contentBytes = head === undefined ? m.size : Math.max(0, m.size - head.headBytes);
+    }
+    if (contentType?.toLowerCase().startsWith(CONTROL_CONTENT_TYPE)) {
+      if (readControl(content) === "bye") void this.bye();
+      return;
+    }
+    const now = m.receivedNs;
+    metrics.count(Counter.messagesReceived);
+    metrics.count(Counter.messageBytesReceived, contentBytes);
+    if (stamp !== undefined) {
+      const serviceUs = Math.max(0, (now - stamp.sentAtNs) / 1000);
+      const latencyUs = stamp.intendedNs === undefined ? serviceUs : Math.max(0, (now - stamp.intendedNs) / 1000);
+      metrics.latency(Latency.messageDelivery, latencyUs, serviceUs);
+    } else {
+      metrics.count(Counter.messagesUnstamped);
+    }
+    this.host.onMessage?.({ user: this.host.user, kind: this.kind, from, contentType, content, contentBytes, stamp, receivedNs: now });
+    if (this.role === "callee" && this.kind === "chat" && this.host.reply === "echo" && contentType !== undefined) {
+      void this.send({ contentType, content });
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Originating
+
+export interface OriginateOptions {
+  target: string;
+  kind: CpmSessionKind;
+  subject?: string;
+  callOptions: MsrpSdhCallOptions;
+  keepBodies: boolean;
+}
+
+export type OriginateResult =
+  | { ok: true; session: CpmSession; sentNs: number; okNs: number; readyNs: number }
+  | { ok: false; failure: string; sentNs: number; okNs?: number };
+
+/** Sends the INVITE and waits for the 200 and the MSRP leg; see the module comment. */
+export function originate(host: SessionHost, ua: UserAgent, opts: OriginateOptions): Promise<OriginateResult> {
+  const sentNs = host.clock.nowNs();
+  const uri = UserAgent.makeURI(opts.target);
+  if (uri === undefined) return Promise.resolve({ ok: false, failure: "no_peer", sentNs });
+  const icsi = opts.kind === "large" ? LARGEMSG_ICSI : SESSION_ICSI;
+  const extraHeaders = [
+    `P-Preferred-Service: ${icsi}`,
+    `Accept-Contact: *;+g.3gpp.icsi-ref="${encodeIcsi(icsi)}"`,
+    `Contribution-ID: ${randomTransactionId(32)}`,
+    `Conversation-ID: ${randomTransactionId(32)}`,
+  ];
+  if (host.sessionExpiresS > 0) extraHeaders.push(`Session-Expires: ${host.sessionExpiresS}`);
+  if (opts.subject !== undefined) extraHeaders.push(`Subject: ${opts.subject}`);
+  let inviter: Inviter;
+  try {
+    inviter = new Inviter(ua, uri, { extraHeaders, sessionDescriptionHandlerOptions: opts.callOptions });
+  } catch {
+    return Promise.resolve({ ok: false, failure: "no_peer", sentNs });
+  }
+  const session = new CpmSession(host, inviter, "caller", opts.kind, opts.target, opts.callOptions, opts.keepBodies);
+  return new Promise<OriginateResult>((resolve) => {
+    let settled = false;
+    let answered = false;
+    const finish = (r: OriginateResult): void => {
+      if (settled) return;
+      settled = true;
+      timer.cancel();
+      resolve(r);
+    };
+    const fail = (failure: string, okNs?: number): void => {
+      finish(okNs === undefined ? { ok: false, failure, sentNs } : { ok: false, failure, sentNs, okNs });
+    };
+    const timer = host.clock.after(host.requestTimeoutMs, () => {
+      if (answered) return;
+      // CANCEL (SIP.js ACKs and BYEs a 200 that crosses it); the session ends by itself.
+      inviter.cancel().catch(() => session.abandon());
+      fail("timeout");
+    });
+    inviter
+      .invite({
+        requestDelegate: {
+          onAccept: (response) => {
+            if (settled) return;
+            answered = true;
+            timer.cancel();
+            const okNs = host.clock.nowNs();
+            if (inviter.state !== SessionState.Established || session.sdh === undefined) {
+              fail(session.byeReceived ? "msrp_connect_timeout" : "bad_answer", okNs);
+              return;
+            }
+            session.accepted(response);
+            session.sdh.ready.then(
+              () => {
+                if (!session.isOpen) return fail("msrp_connect_timeout", okNs);
+                session.markReady();
+                finish({ ok: true, session, sentNs, okNs, readyNs: host.clock.nowNs() });
+              },
+              (e: unknown) => {
+                // The PF ends a session whose legs do not bind (BYE with cause 408): same failure.
+                fail(session.byeReceived ? "msrp_connect_timeout" : readyFailure(e), okNs);
+                if (session.isOpen) void session.bye();
+              },
+            );
+          },
+          onReject: (r) => {
+            answered = true;
+            fail(`status.${r.message.statusCode ?? 0}`);
+          },
+          onRedirect: (r) => {
+            answered = true;
+            fail(`status.${r.message.statusCode ?? 0}`);
+          },
+        },
+      })
+      .catch(() => {
+        session.abandon();
+        fail("transport");
+      });
+  });
+}
+
