@@ -177,6 +177,8 @@ export class CpmSession {
   /** Resolves when the SIP session is terminated (or the session was abandoned). */
   readonly ended$: Promise<void>;
   private refreshTimer: TimerHandle | undefined;
+  /** Negotiated session interval (s) when we refresh; 0 = no refreshes. */
+  private refreshIntervalS = 0;
   private readonly peeked = new Map<string, PeekedHead>();
   private readonly watched = new WeakSet<MsrpSession>();
 
@@ -225,19 +227,23 @@ export class CpmSession {
     adjustActive(this.host.metrics, +1);
   }
 
-  /** The caller's 2xx: arms the session-timer refresh when we are the refresher. */
+  /**
+   * A 2xx to our INVITE or re-INVITE: (re)arms the session-timer refresh when we are the
+   * refresher. A 2xx to a refresh without Session-Expires keeps the interval negotiated before
+   * **[choice]**: RFC 4028 would read it as "no expiry", but a PF that still enforces the first
+   * interval would then end the session.
+   */
   accepted(response: IncomingResponse): void {
     if (this.role !== "caller") return;
     const value = response.message.getHeader("Session-Expires");
-    if (value === undefined) return;
-    const m = /^\s*(\d+)\s*(?:;(.*))?$/.exec(value);
-    if (!m) return;
-    const refresher = /refresher\s*=\s*(uac|uas)/i.exec(m[2] ?? "")?.[1]?.toLowerCase();
-    if (refresher === "uas") return;
-    const intervalS = Number(m[1]);
-    if (intervalS <= 0) return;
+    if (value !== undefined) {
+      const m = /^\s*(\d+)\s*(?:;(.*))?$/.exec(value);
+      const refresher = m ? /refresher\s*=\s*(uac|uas)/i.exec(m[2] ?? "")?.[1]?.toLowerCase() : undefined;
+      this.refreshIntervalS = m && refresher !== "uas" ? Number(m[1]) : 0;
+    }
+    if (this.refreshIntervalS <= 0 || this.ended) return;
     this.refreshTimer?.cancel();
-    this.refreshTimer = this.host.clock.after((intervalS * 1000) / 2, () => this.refresh());
+    this.refreshTimer = this.host.clock.after((this.refreshIntervalS * 1000) / 2, () => this.refresh());
   }
 
   // ---- messages ---------------------------------------------------------------------------
