@@ -23,7 +23,8 @@ const send = (count: number, bytes: number, extra: Partial<SendStepPlan> = {}): 
   ...extra,
 });
 
-const samples = (metrics: { latencies: Array<{ metric: string }> }, metric: string) => metrics.latencies.filter((l) => l.metric === metric);
+type Sample = { metric: string; latencyUs: number; serviceUs: number | undefined };
+const samples = (metrics: { latencies: Sample[] }, metric: string): Sample[] => metrics.latencies.filter((l) => l.metric === metric);
 
 describe.each(["per-client", "shared"] as const)("%s SIP connections", (model) => {
   it("A invites B, sends 3 messages of 500 B that B receives byte for byte (message_delivery 3×), then BYEs", async () => {
@@ -37,11 +38,11 @@ describe.each(["per-client", "shared"] as const)("%s SIP connections", (model) =
     expect(r.metrics.get(Counter.sessionSuccesses)).toBe(1);
     expect(samples(r.metrics, Latency.sessionSetup)).toHaveLength(1);
     expect(samples(r.metrics, Latency.sessionReady)).toHaveLength(1);
-    const setup = samples(r.metrics, Latency.sessionSetup)[0]! as { latencyUs: number; serviceUs: number };
-    const ready = samples(r.metrics, Latency.sessionReady)[0]! as { latencyUs: number; serviceUs: number };
+    const setup = samples(r.metrics, Latency.sessionSetup)[0]!;
+    const ready = samples(r.metrics, Latency.sessionReady)[0]!;
     expect(setup.serviceUs).toBeGreaterThan(0);
-    expect(setup.latencyUs).toBeGreaterThanOrEqual(setup.serviceUs);
-    expect(ready.serviceUs).toBeGreaterThanOrEqual(setup.serviceUs);
+    expect(setup.latencyUs).toBeGreaterThanOrEqual(setup.serviceUs!);
+    expect(ready.serviceUs).toBeGreaterThanOrEqual(setup.serviceUs!);
     expect(r.metrics.gauges[Gauge.activeSessions]).toBe(1);
     expect(r.server.stats().pf).toMatchObject({ sessionsActive: 1 });
 
@@ -113,7 +114,7 @@ describe("terminating behaviour", () => {
     const ctx = context("bob");
     expect(await a.runStep({ kind: "invite", to: { kind: "next" } }, 0, ctx)).toBe(true);
     expect(r.metrics.get(Counter.sessionIncomingAccepted)).toBe(1);
-    const setup = samples(r.metrics, Latency.sessionSetup)[0] as { serviceUs: number };
+    const setup = samples(r.metrics, Latency.sessionSetup)[0]!;
     expect(setup.serviceUs).toBeGreaterThanOrEqual(50_000);
     await a.endIteration(ctx);
   });
