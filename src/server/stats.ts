@@ -54,7 +54,7 @@ export class StatsCollector {
 
   snapshot(
     registry: { aors: number; contacts: number },
-    client: { requestsSent: Record<string, number>; responsesReceived: Record<string, number>; retransmissionsSent: number; timeouts: number },
+    client: { requestsSent: Record<string, number>; responsesReceived: Record<string, number>; retransmissionsSent: number; timeouts: number; userErrors: number },
     pf: PfStats,
   ): ServerStats {
     return {
@@ -66,12 +66,12 @@ export class StatsCollector {
       tcpConnections: this.tcpConnections,
       tcpConnectionsAccepted: this.tcpConnectionsAccepted,
       parseErrors: this.parseErrors,
-      handlerErrors: this.handlerErrors,
       transportErrors: this.transportErrors,
       requestsSent: { ...client.requestsSent },
       responsesReceived: { ...client.responsesReceived },
       retransmissionsSent: client.retransmissionsSent,
       clientTimeouts: client.timeouts,
+      handlerErrors: this.handlerErrors + client.userErrors,
       pf,
     };
   }

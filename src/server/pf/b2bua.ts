@@ -624,10 +624,13 @@ export class ParticipatingFunction {
     if (m?.tx) this.deps.txs.cancel(m.tx);
     s.modification = null;
     // Chunks already passed on should reach the other client before our BYE does.
-    void s.anchor.whenIdle(this.opts.msrpConnectTimeoutMs, (ms, fn) => this.deps.clock.after(ms, fn)).then(() => {
-      this.sendBye(other, null);
-      this.finish(s, null);
-    });
+    void s.anchor
+      .whenIdle(this.opts.msrpConnectTimeoutMs, (ms, fn) => this.deps.clock.after(ms, fn))
+      .then(() => {
+        this.sendBye(other, null);
+        this.finish(s, null);
+      })
+      .catch(() => this.finish(s, null));
   }
 
   private onModify(x: Leg, req: IncomingRequest): void {
@@ -819,7 +822,7 @@ export class ParticipatingFunction {
     leg.okRetransmit = r;
     const tick = (): void => {
       r.timer = null;
-      if (leg.okRetransmit !== r) return;
+      if (leg.okRetransmit !== r || this.closed) return;
       if (this.deps.clock.nowNs() >= r.giveUpNs) {
         leg.okRetransmit = null;
         if (leg.session.state === "established") this.terminate(leg.session, "ack-timeout");
@@ -828,9 +831,18 @@ export class ParticipatingFunction {
       const bytes = r.req.transaction.lastResponse;
       if (bytes !== null && r.req.transaction.lastStatus >= 200) leg.flow.send(bytes);
       r.intervalMs = Math.min(r.intervalMs * 2, this.opts.t2Ms);
-      r.timer = this.deps.clock.after(r.intervalMs, tick);
+      r.timer = this.deps.clock.after(r.intervalMs, () => this.guard(tick));
     };
-    r.timer = this.deps.clock.after(r.intervalMs, tick);
+    r.timer = this.deps.clock.after(r.intervalMs, () => this.guard(tick));
+  }
+
+  /** Timer callbacks run here: nothing may throw into the event loop (it would end the server). */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      this.counters.fail("internal-error");
+    }
   }
 
   /** Both clients must bind their MSRP legs within the connect timeout. */
@@ -871,7 +883,7 @@ export class ParticipatingFunction {
       const now = this.deps.clock.nowNs();
       for (const s of this.timed) {
         if (s.state !== "established") this.timed.delete(s);
-        else if (s.expiresAtNs <= now) this.terminate(s, "session-expired", 'SIP;cause=408;text="Session expired"');
+        else if (s.expiresAtNs <= now) this.guard(() => this.terminate(s, "session-expired", 'SIP;cause=408;text="Session expired"'));
       }
       this.ensureExpirySweep();
     });

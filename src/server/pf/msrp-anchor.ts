@@ -185,8 +185,23 @@ export class MsrpAnchor {
     // connectTimeoutMs 0: the PF runs one deadline per SIP session from the moment it is
     // established (a callee may ring far longer than any MSRP connect timeout).
     const session = this.endpoint.createSession({ setup: "passive", connectTimeoutMs: 0 });
-    session.setChunkHandler((chunk) => this.relay(leg, chunk));
-    session.on("report", (report) => this.passReport(leg, report));
+    // These run inside the MSRP connection's socket events: nothing may escape them (a throw
+    // there would take the whole server down), so a failure answers 500 / is dropped instead.
+    session.setChunkHandler((chunk) => {
+      try {
+        this.relay(leg, chunk);
+      } catch {
+        this.counters.failedChunks++;
+        chunk.respond(500);
+      }
+    });
+    session.on("report", (report) => {
+      try {
+        this.passReport(leg, report);
+      } catch {
+        // A REPORT that cannot be passed back is lost; nobody answers REPORTs anyway.
+      }
+    });
     session.once("bound", () => {
       if (!this.closed && this.legs !== undefined && this.legs[0].session.isBound && this.legs[1].session.isBound) this.events.onBound();
     });
@@ -221,31 +236,42 @@ export class MsrpAnchor {
     this.counters.bytes += req.body.length;
     chunk.respond(200);
     near.inFlight++;
-    void target.forwardChunk(req).then((r) => {
-      near.inFlight--;
-      if (this.inFlight === 0) this.wakeIdle();
-      if (r.status >= 200 && r.status < 300) return;
-      this.counters.failedChunks++;
-      if (messageId === undefined || this.closed) return;
-      const status = r.status === 0 ? 481 : r.status;
-      if (req.flag === "+") {
-        near.refused ??= new Map();
-        near.refused.set(messageId, status);
-        if (near.refused.size > REFUSED_MEMORY) near.refused.delete(near.refused.keys().next().value!);
-      }
-      if (getFailureReport(req) === "yes") near.session.sendReport({ messageId, status, byteRange: rangeOf(chunk) });
-    });
+    void target
+      .forwardChunk(req)
+      .catch(() => ({ status: 0 }))
+      .then((r) => this.forwarded(near, chunk, messageId, r.status))
+      .catch(() => {});
     if (!near.holding && target.congested) {
       near.holding = true;
       const source = near.session;
       source.holdReading();
-      void target.waitDrain().then(() => {
-        if (near.holding && near.session === source) {
-          near.holding = false;
-          source.releaseReading();
-        }
-      });
+      void target
+        .waitDrain()
+        .then(() => {
+          if (near.holding && near.session === source) {
+            near.holding = false;
+            source.releaseReading();
+          }
+        })
+        .catch(() => {});
     }
+  }
+
+  /** The far leg's answer to a forwarded chunk (status 0: it could not be sent). */
+  private forwarded(near: Leg, chunk: MsrpIncomingChunk, messageId: string | undefined, answer: number): void {
+    near.inFlight--;
+    if (this.inFlight === 0) this.wakeIdle();
+    if (answer >= 200 && answer < 300) return;
+    this.counters.failedChunks++;
+    if (messageId === undefined || this.closed) return;
+    const req = chunk.request;
+    const status = answer === 0 ? 481 : answer;
+    if (req.flag === "+") {
+      near.refused ??= new Map();
+      near.refused.set(messageId, status);
+      if (near.refused.size > REFUSED_MEMORY) near.refused.delete(near.refused.keys().next().value!);
+    }
+    if (getFailureReport(req) === "yes") near.session.sendReport({ messageId, status, byteRange: rangeOf(chunk) });
   }
 
   /** A REPORT arriving on one leg is about a message that came from the other: pass it back. */

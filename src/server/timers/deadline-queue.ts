@@ -26,6 +26,8 @@ export class DeadlineQueue<T> {
   private queue: Array<Entry<T> | undefined> = [];
   private head = 0;
   private timer: TimerHandle | null = null;
+  /** Callbacks that threw (counted, never rethrown). */
+  errors = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -58,7 +60,12 @@ export class DeadlineQueue<T> {
         entry.cancelled = true;
         const item = entry.item as T;
         entry.item = undefined;
-        this.onExpire(item);
+        // A timer callback must never throw into the event loop (it would end the server).
+        try {
+          this.onExpire(item);
+        } catch {
+          this.errors++;
+        }
       }
     }
     if (this.head === this.queue.length) {

@@ -63,6 +63,8 @@ export interface ClientTransactionCounters {
   responsesReceived: Record<string, number>;
   retransmissionsSent: number;
   timeouts: number;
+  /** User callbacks that threw from a timer (counted, never rethrown). */
+  userErrors: number;
 }
 
 export class ClientTransaction {
@@ -115,6 +117,7 @@ export class ClientTransactions {
     responsesReceived: Object.create(null) as Record<string, number>,
     retransmissionsSent: 0,
     timeouts: 0,
+    userErrors: 0,
   };
 
   constructor(
@@ -340,8 +343,17 @@ export class ClientTransactions {
   private fail(tx: ClientTransaction, reason: ClientFailure, async: boolean): void {
     if (tx.failed) return;
     tx.failed = true;
-    if (async) this.clock.after(0, () => tx.user.onFailure(tx, reason));
-    else tx.user.onFailure(tx, reason);
+    if (async) this.clock.after(0, () => this.notifyFailure(tx, reason));
+    else this.notifyFailure(tx, reason);
+  }
+
+  /** Failures are reported from timers: a user callback that throws must not end the server. */
+  private notifyFailure(tx: ClientTransaction, reason: ClientFailure): void {
+    try {
+      tx.user.onFailure(tx, reason);
+    } catch {
+      this.counters.userErrors++;
+    }
   }
 
   private stopTimer(tx: ClientTransaction): void {
