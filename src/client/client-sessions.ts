@@ -105,6 +105,10 @@ export class ClientSessions implements TerminatingHost {
     return this.answer.reply;
   }
 
+  get stopping(): boolean {
+    return this.disposed;
+  }
+
   get canAnswer(): boolean {
     return this.opts.msrp !== undefined && !this.disposed;
   }
@@ -169,6 +173,15 @@ export class ClientSessions implements TerminatingHost {
 
   // ---- steps --------------------------------------------------------------------------------
 
+  /**
+   * A session abandoned because its UserAgent went away: not a failure at the end of the run
+   * (dispose), a transport failure otherwise (the SIP connection was lost and the client restarted).
+   */
+  failUnlessStopping(prefix: string, why: string): false {
+    if (why !== "aborted") return this.fail(prefix, why);
+    return this.disposed ? false : this.fail(prefix, "transport");
+  }
+
   private fail(prefix: string, why: string, attempts?: string): false {
     if (attempts !== undefined) this.metrics.count(attempts);
     this.metrics.count(`${prefix}.${why}`);
@@ -199,7 +212,7 @@ export class ClientSessions implements TerminatingHost {
     if (r.okNs !== undefined) {
       m.latency(Latency.sessionSetup, Math.max(0, (r.okNs - intendedNs) / 1000), Math.max(0, (r.okNs - r.sentNs) / 1000));
     }
-    if (!r.ok) return this.fail(Counter.sessionFailures, r.failure);
+    if (!r.ok) return this.failUnlessStopping(Counter.sessionFailures, r.failure);
     m.latency(Latency.sessionReady, Math.max(0, (r.readyNs - intendedNs) / 1000), Math.max(0, (r.readyNs - r.sentNs) / 1000));
     m.count(Counter.sessionSuccesses);
     if (this.disposed) {
@@ -218,6 +231,9 @@ export class ClientSessions implements TerminatingHost {
       return false;
     }
     const pending: Promise<SendOutcome>[] = [];
+    // With `echo` (the population's answer plan, so the peer's too) the step also waits for the
+    // echoes: a BYE right after would otherwise cut the last ones short on the callee's side.
+    const echoes = this.answer.reply === "echo" ? s.receivedCount + step.count : 0;
     for (let i = 0; i < step.count; i++) {
       const at = intendedNs + i * step.intervalMs * 1e6;
       if (at > this.clock.nowNs() && !(await this.sleepUntil(at))) return false;
@@ -226,7 +242,9 @@ export class ClientSessions implements TerminatingHost {
       pending.push(s.send({ contentType: step.contentType, content, chunkSize: step.chunkSize, intendedNs: at, imdn: step.imdn }));
     }
     const results = await Promise.all(pending);
-    return results.every((r) => r.ok);
+    const ok = results.every((r) => r.ok);
+    if (ok && echoes > 0) await s.waitReceived(echoes, this.requestTimeoutMs);
+    return ok;
   }
 
   private async bye(step: ByeStepPlan, ctx: IterationContext): Promise<boolean> {

@@ -89,6 +89,11 @@ export interface SessionHost {
   /** Terminating behaviour for chat messages. */
   readonly reply: "none" | "echo";
   readonly onMessage: ((m: ReceivedCpmMessage) => void) | undefined;
+  /**
+   * True once the client is being disposed (end of run): what fails because of it — sends cut
+   * short, INVITEs abandoned — is not counted as a failure.
+   */
+  readonly stopping: boolean;
   sessionStarted(s: CpmSession): void;
   sessionEnded(s: CpmSession): void;
 }
@@ -180,6 +185,11 @@ export class CpmSession {
   /** Negotiated session interval (s) when we refresh; 0 = no refreshes. */
   private refreshIntervalS = 0;
   private readonly peeked = new Map<string, PeekedHead>();
+  /** Whole messages received (control messages excluded), and who waits for a count. */
+  receivedCount = 0;
+  private countWaiters: Array<{ count: number; resolve: (ok: boolean) => void; timer: TimerHandle }> = [];
+  /** Set while an originate() waits: abandoning the session settles it at once. */
+  onAbandon: (() => void) | undefined;
   private readonly watched = new WeakSet<MsrpSession>();
 
   constructor(
@@ -254,7 +264,7 @@ export class CpmSession {
     metrics.count(Counter.msrpSendAttempts);
     const ms = this.msrpSession;
     if (ms === undefined || ms.closed || this.ended) {
-      metrics.count(`${Counter.msrpSendFailures}.session_closed`);
+      if (!this.host.stopping) metrics.count(`${Counter.msrpSendFailures}.session_closed`);
       return { ok: false, failure: "session_closed" };
     }
     const sentAtNs = clock.nowNs();
@@ -277,7 +287,7 @@ export class CpmSession {
     }
     if (!result.ok) {
       const failure = msrpFailure(result);
-      metrics.count(`${Counter.msrpSendFailures}.${failure}`);
+      if (!this.host.stopping) metrics.count(`${Counter.msrpSendFailures}.${failure}`);
       return { ok: false, failure, result };
     }
     const answeredNs = result.answeredUs !== undefined ? result.startNs + result.answeredUs * 1000 : result.endNs;
@@ -412,6 +422,24 @@ export class CpmSession {
   abandon(): void {
     this.sdh?.close();
     this.finish();
+    this.onAbandon?.();
+  }
+
+  /** Resolves true once `count` messages were received in this session, false after `ms` or at its end. */
+  waitReceived(count: number, ms: number): Promise<boolean> {
+    if (this.receivedCount >= count) return Promise.resolve(true);
+    if (this.ended) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const entry = {
+        count,
+        resolve,
+        timer: this.host.clock.after(ms, () => {
+          this.countWaiters = this.countWaiters.filter((w) => w !== entry);
+          resolve(false);
+        }),
+      };
+      this.countWaiters.push(entry);
+    });
   }
 
   private finish(): void {
@@ -420,6 +448,10 @@ export class CpmSession {
     this.refreshTimer?.cancel();
     this.refreshTimer = undefined;
     this.peeked.clear();
+    for (const w of this.countWaiters.splice(0)) {
+      w.timer.cancel();
+      w.resolve(false);
+    }
     if (this.activeCounted) adjustActive(this.host.metrics, -1);
     this.activeCounted = false;
     this.host.sessionEnded(this);
@@ -481,6 +513,8 @@ export class CpmSession {
     if (m.body.length > 0) {
       const parsed = parseCpim(m.body);
       if (!parsed.ok) {
+        // Not CPIM (another sender): a message all the same, without a stamp to measure.
+        this.countReceived(m.size);
         metrics.count(Counter.messagesUnstamped);
         return;
       }
@@ -501,8 +535,7 @@ export class CpmSession {
       return;
     }
     const now = m.receivedNs;
-    metrics.count(Counter.messagesReceived);
-    metrics.count(Counter.messageBytesReceived, contentBytes);
+    this.countReceived(contentBytes);
     if (stamp !== undefined) {
       const serviceUs = Math.max(0, (now - stamp.sentAtNs) / 1000);
       const latencyUs = stamp.intendedNs === undefined ? serviceUs : Math.max(0, (now - stamp.intendedNs) / 1000);
@@ -514,6 +547,19 @@ export class CpmSession {
     if (this.role === "callee" && this.kind === "chat" && this.host.reply === "echo" && contentType !== undefined) {
       void this.send({ contentType, content });
     }
+  }
+
+  private countReceived(bytes: number): void {
+    this.host.metrics.count(Counter.messagesReceived);
+    this.host.metrics.count(Counter.messageBytesReceived, bytes);
+    this.receivedCount++;
+    if (this.countWaiters.length === 0) return;
+    this.countWaiters = this.countWaiters.filter((w) => {
+      if (this.receivedCount < w.count) return true;
+      w.timer.cancel();
+      w.resolve(true);
+      return false;
+    });
   }
 }
 
@@ -559,9 +605,12 @@ export function originate(host: SessionHost, ua: UserAgent, opts: OriginateOptio
     const finish = (r: OriginateResult): void => {
       if (settled) return;
       settled = true;
+      session.onAbandon = undefined;
       timer.cancel();
       resolve(r);
     };
+    // The client is being disposed: settle now (the caller does not count `aborted` as a failure).
+    session.onAbandon = () => fail("aborted");
     const fail = (failure: string, okNs?: number): void => {
       finish(okNs === undefined ? { ok: false, failure, sentNs } : { ok: false, failure, sentNs, okNs });
     };

@@ -32,7 +32,9 @@ export async function runLargeMessage(
 ): Promise<boolean> {
   const { metrics, clock } = host;
   const fail = (why: string): false => {
-    metrics.count(`${Counter.largeMessageFailures}.${why}`);
+    // A session abandoned at the end of the run (dispose) is not a failure.
+    if (why === "aborted" && host.stopping) return false;
+    metrics.count(`${Counter.largeMessageFailures}.${why === "aborted" ? "transport" : why}`);
     return false;
   };
   metrics.count(Counter.largeMessageAttempts);
@@ -59,7 +61,7 @@ export async function runLargeMessage(
   const bye = session.bye();
   if (!sent.ok) {
     await bye;
-    return fail("msrp");
+    return host.stopping ? false : fail("msrp");
   }
   metrics.latency(Latency.largeMessage, Math.max(0, (byeNs - intendedNs) / 1000), Math.max(0, (byeNs - opened.sentNs) / 1000));
   metrics.count(Counter.largeMessageSuccesses);

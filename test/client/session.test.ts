@@ -161,4 +161,16 @@ describe("terminating behaviour", () => {
     await until(() => r.server.stats().pf.sessionsActive === 0);
     await until(() => a.activeSessions === 0 && r.msrp.stats().sessions === 0);
   });
+
+  it("disposing a client ends its pending INVITE at once without counting a failure", async () => {
+    const r = await fx.rig();
+    const a = await r.client("alice", 0, { requestTimeoutMs: 20_000 });
+    await r.client("bob", 1, { answer: { delayMs: 20_000, rejectProbability: 0, rejectStatus: 486, reply: "none" } });
+    const step = a.runStep({ kind: "invite", to: { kind: "next" } }, 0, context("bob"));
+    await until(() => a.activeSessions === 1);
+    await a.dispose();
+    expect(await step).toBe(false);
+    expect(Object.keys(r.metrics.counters).filter((k) => k.startsWith(Counter.sessionFailures))).toEqual([]);
+    expect(a.activeSessions).toBe(0);
+  });
 });
