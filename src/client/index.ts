@@ -8,3 +8,5 @@ export { type IterationContext, standaloneIterationContext } from "./iteration-c
 export { TransportError, type ClientLink, type ConnectionProvider, type LinkEndpoint, type LinkOwner } from "./link.js";
 export { CPM_ICSIS, CPM_ICSI_REF_PARAM, CPM_USER_AGENT, instanceUuid } from "./identity.js";
 export { installSipJsRuntime } from "../protocol/sip/sipjs-runtime.js";
+export { type ReceivedCpmMessage, SESSION_ICSI, LARGEMSG_ICSI } from "./cpm-session.js";
+export { CONTROL_CONTENT_TYPE, CPMLOAD_NS_URN, type MessageStamp } from "./message-stamp.js";
