@@ -19,6 +19,7 @@ export const SERVE_OPTIONS: Record<string, Options> = {
   "auth-algorithm": { type: "string", requiresArg: true, describe: "Digest algorithms to offer, in order: MD5, SHA-256 or SHA-256,MD5 (default MD5)" },
   delay: { type: "string", requiresArg: true, describe: "Delay before each final response: 20ms, uniform(10ms,30ms), normal(20ms,2ms), exponential(20ms)" },
   domain: { type: "string", requiresArg: true, describe: "Served SIP domain (default realm), e.g. cpm.test" },
+  "msrp-port": { type: "string", default: "0", requiresArg: true, describe: "TCP port of the PF's MSRP listener (0: any free port, printed at start; SDP names it)" },
 };
 
 export interface ServeArgs {
@@ -29,6 +30,7 @@ export interface ServeArgs {
   "auth-algorithm"?: string;
   delay?: string;
   domain?: string;
+  "msrp-port"?: string;
 }
 
 function parseTransports(text: string): SipTransportName[] {
@@ -52,6 +54,7 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
     ...(args["auth-algorithm"] === undefined ? {} : { authAlgorithm: args["auth-algorithm"] }),
     ...(args.delay === undefined ? {} : { delay: args.delay }),
     ...(args.domain === undefined ? {} : { domain: args.domain }),
+    ...(args["msrp-port"] === undefined ? {} : { msrpPort: args["msrp-port"] }),
   });
   options.transports = transports;
 
@@ -62,6 +65,8 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
     const { host, port } = server.sipAddress;
     const listed = transports.map((t) => t.toUpperCase()).join(", ");
     process.stdout.write(`cpm-load serve: listening on sip:${formatHost(host)}:${port} (${listed}) — Ctrl-C to stop\n`);
+    const msrp = server.msrpAddress;
+    if (msrp) process.stdout.write(`cpm-load serve: MSRP on msrp://${formatHost(msrp.host)}:${msrp.port} (TCP)\n`);
     if (options.auth) {
       const algorithms = options.auth.algorithms?.join(", ") ?? "MD5";
       process.stdout.write(`cpm-load serve: digest authentication required (${algorithms})\n`);

@@ -173,10 +173,16 @@ describe("cpm-load serve", () => {
       });
     });
     expect(port).toBeGreaterThan(0);
-    await new Promise<void>((resolve, reject) => {
-      const socket = createConnection({ host: "127.0.0.1", port }, () => socket.end(() => resolve()));
-      socket.on("error", reject);
-    });
+    // The PF's MSRP listener is printed on the next line; both ports accept connections.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const msrpPort = Number(/MSRP on msrp:\/\/127\.0\.0\.1:(\d+) \(TCP\)/.exec(stdout)?.[1]);
+    expect(msrpPort).toBeGreaterThan(0);
+    for (const listening of [port, msrpPort]) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = createConnection({ host: "127.0.0.1", port: listening }, () => socket.end(() => resolve()));
+        socket.on("error", reject);
+      });
+    }
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(stdout).toContain("cpm-load serve: stopped");
