@@ -42,9 +42,14 @@ ${s.thresholds ? `thresholds:\n${s.thresholds}` : ""}
 
 /** A temp dir holding the scenario; results go to <dir>/results/<run-id>. */
 export function makeConfig(shape: ScenarioShape, flags: RunFlags = {}): { config: RunConfig; dir: string } {
+  return configFromYaml(scenarioYaml(shape), flags);
+}
+
+/** The same for any scenario text (session scenarios, bundled files read from scenarios/). */
+export function configFromYaml(yaml: string, flags: RunFlags = {}): { config: RunConfig; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), "cpm-load-runner-"));
   const scenarioFile = join(dir, "scenario.yaml");
-  writeFileSync(scenarioFile, scenarioYaml(shape));
+  writeFileSync(scenarioFile, yaml);
   const config = resolveRunConfig({
     scenarioFile,
     flags: { live: false, out: join(dir, "results"), ...flags },
