@@ -9,6 +9,7 @@ import { IncomingResponseMessage } from "sip.js/lib/core/messages/incoming-respo
 import { Timers } from "sip.js/lib/core/timers.js";
 import { ClientTransaction } from "sip.js/lib/core/transactions/client-transaction.js";
 import { InviteClientTransaction } from "sip.js/lib/core/transactions/invite-client-transaction.js";
+import { Grammar } from "sip.js/lib/grammar/grammar.js";
 import { URI } from "sip.js/lib/grammar/uri.js";
 import { parseSipMessage } from "../../../src/protocol/sip/parser.js";
 import {
@@ -42,16 +43,19 @@ const REGISTER_200 = [
 ].join("\r\n");
 
 describe("installSipJsRuntime", () => {
-  it("replaces parseMessage, makeId and the 2xx ACK path once; installing again only updates timers", () => {
+  it("replaces parseMessage, makeId, the 2xx ACK path and Grammar.parse once; installing again only updates timers", () => {
     expect(isSipJsRuntimeInstalled()).toBe(true);
     const parse = Parser.parseMessage;
     const id = makeId;
     const ack = InviteClientTransaction.prototype.ackResponse;
+    const grammar = Grammar.parse;
+    expect(grammar).not.toBe((stockSipJsSymbols.Grammar as { parse: unknown }).parse);
     expect(parse).not.toBe((stockSipJsSymbols.Parser as { parseMessage: unknown }).parseMessage);
     installSipJsRuntime({ timerLMs: 2000 });
     expect(Parser.parseMessage).toBe(parse);
     expect((ClientTransaction as unknown as { makeId: unknown }).makeId).toBe(id);
     expect(InviteClientTransaction.prototype.ackResponse).toBe(ack);
+    expect(Grammar.parse).toBe(grammar);
     expect(Timers.TIMER_L).toBe(2000);
     expect(Timers.TIMER_M).toBe(2000);
     installSipJsRuntime();
@@ -71,12 +75,29 @@ describe("installSipJsRuntime", () => {
       [{ Timers: { T1: 500, T2: 4000, TIMER_L: 1 } }, "Core.Timers.TIMER_M is missing"],
       [{ Timers: Object.freeze({ T1: 500, T2: 4000, TIMER_L: 1, TIMER_M: 1 }) }, "Core.Timers is no longer mutable"],
       [{ UserAgent: class { onTransportMessage() {} } }, 'UserAgent.onTransportMessage no longer contains "Parser.parseMessage("'],
+      [{ Grammar: { parse: () => -1 } }, 'Grammar.parse no longer contains "startRule"'],
     ];
     for (const [patch, message] of broken) {
       const lib = { ...stockSipJsSymbols, ...patch };
       if (message === "") expect(() => checkSipJs(lib)).not.toThrow();
       else expect(() => checkSipJs(lib)).toThrow(`SIP.js runtime: ${message}; cpm-load is built for sip.js 0.21.2`);
     }
+  });
+});
+
+describe("the uuid rule", () => {
+  it("Grammar.parse answers it without the grammar, with the grammar's answer", () => {
+    const stockGrammar = (stockSipJsSymbols.Grammar as { parse: (i: string, r: string) => unknown }).parse;
+    for (const input of ["e3bb9d01-9137-5d8a-a4cb-101faa18a721", "E3BB9D01-9137-5D8A-A4CB-101FAA18A721", "e3bb9d01-9137-5d8a-a4cb-101faa18a72", "not-a-uuid", "", "e3bb9d01-9137-5d8a-a4cb-101faa18a721x"]) {
+      const before = sipJsRuntimeStats.grammarParses;
+      expect(Grammar.parse(input, "uuid")).toBe(stockGrammar(input, "uuid"));
+      const valid = /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(input);
+      expect(sipJsRuntimeStats.grammarParses - before).toBe(valid ? 0 : 1);
+    }
+    // Other rules still run the grammar.
+    const before = sipJsRuntimeStats.grammarParses;
+    expect(Grammar.parse("<sip:a@h>", "Contact")).not.toBe(-1);
+    expect(sipJsRuntimeStats.grammarParses - before).toBe(1);
   });
 });
 
