@@ -193,24 +193,28 @@ interface SharedConnection {
 
 class SharedLink implements ClientLink {
   private released = false;
+  /** The connection's socket when the client attached (a reconnect gives later clients a new one). */
+  private readonly socket: SipSocket;
   constructor(
     private readonly conn: SharedConnection,
     private readonly endpoint: LinkEndpoint,
     private readonly demux: Demux<LinkEndpoint>,
     private readonly owner: LinkOwner,
-  ) {}
+  ) {
+    this.socket = conn.socket;
+  }
 
   get protocol() {
-    return this.conn.socket.protocol;
+    return this.socket.protocol;
   }
   get localAddress() {
-    return this.conn.socket.localAddress;
+    return this.socket.localAddress;
   }
   get localPort() {
-    return this.conn.socket.localPort;
+    return this.socket.localPort;
   }
   get closed() {
-    return this.released || this.conn.socket.closed;
+    return this.released || this.socket.closed;
   }
 
   send(data: string): boolean {
@@ -220,7 +224,7 @@ class SharedLink implements ClientLink {
       this.demux.noteRequest(key.branch, key.method, this.endpoint);
       this.conn.retransmitter?.track(key.method, key.branch, data);
     }
-    return this.conn.socket.send(data);
+    return this.socket.send(data);
   }
 
   forget(branch: string, method: string): void {
@@ -243,6 +247,7 @@ class SharedProvider implements ConnectionProvider {
   readonly target: { host: string; port: number };
   readonly demux: Demux<LinkEndpoint>;
   private readonly connections: SharedConnection[] = [];
+  private readonly reconnecting = new Map<SharedConnection, Promise<void>>();
   private closed = false;
 
   constructor(private readonly opts: ConnectionProviderOptions) {
@@ -269,13 +274,30 @@ class SharedProvider implements ConnectionProvider {
     try {
       for (let i = 0; i < count; i++) {
         const conn: SharedConnection = { socket: undefined as unknown as SipSocket, retransmitter: undefined, endpoints: new Set() };
-        conn.socket = await TcpSipConnection.connect(this.target, this.opts.metrics, this.handlersFor(conn));
+        await this.connectTcp(conn);
         this.connections.push(conn);
       }
     } catch (e) {
       await this.close();
       throw unreachable(this.target, "tcp", e instanceof Error ? e.message : String(e));
     }
+  }
+
+  /** (Re)opens a shared TCP connection; its clients learn of a loss and re-attach when they next act. */
+  private async connectTcp(conn: SharedConnection): Promise<void> {
+    const holder: { socket?: SipSocket } = {};
+    const handlers = socketHandlers(
+      () => undefined,
+      this.deliver,
+      (error) => {
+        if (holder.socket !== conn.socket) return; // a replaced socket's late close
+        const endpoints = [...conn.endpoints];
+        conn.endpoints.clear();
+        for (const endpoint of endpoints) endpoint.onClosed(error);
+      },
+    );
+    holder.socket = await TcpSipConnection.connect(this.target, this.opts.metrics, handlers);
+    conn.socket = holder.socket;
   }
 
   private handlersFor(conn: SharedConnection): SocketHandlers {
@@ -294,7 +316,19 @@ class SharedProvider implements ConnectionProvider {
   async attach(owner: LinkOwner, endpoint: LinkEndpoint): Promise<ClientLink> {
     if (this.closed || this.connections.length === 0) throw new TransportError("the connection provider is closed");
     const conn = this.connections[owner.index % this.connections.length]!;
-    if (conn.socket.closed) throw new TransportError("the shared connection is closed");
+    if (conn.socket.closed) {
+      // The target dropped this shared connection: open it again, once for all its clients.
+      let reconnect = this.reconnecting.get(conn);
+      if (reconnect === undefined) {
+        reconnect = this.connectTcp(conn).finally(() => this.reconnecting.delete(conn));
+        this.reconnecting.set(conn, reconnect);
+      }
+      await reconnect;
+      if (this.closed) {
+        await conn.socket.close();
+        throw new TransportError("the connection provider is closed");
+      }
+    }
     conn.endpoints.add(endpoint);
     this.demux.addUser(owner.contactUser, endpoint);
     if (owner.aorUser !== owner.contactUser) this.demux.addUser(owner.aorUser, endpoint);

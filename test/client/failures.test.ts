@@ -174,6 +174,50 @@ describe("lost connections", () => {
   });
 });
 
+describe("a dropped shared connection", () => {
+  it("its clients are no longer registered; the next register reopens it once for all of them", async () => {
+    const server = await startRawSipServer((r) => {
+      if (isRequest(r.message) && r.message.method === "REGISTER") r.reply(ok(r.message));
+    });
+    cleanups.push(() => server.close());
+    const metrics = new CountingSink();
+    const provider = await createConnectionProvider({
+      model: "shared",
+      transport: "tcp",
+      target: { host: "127.0.0.1", port: server.port },
+      sharedConnections: 1,
+      metrics,
+      clock: realClock,
+    });
+    cleanups.push(() => provider.close());
+    const clients = [0, 1, 2].map(
+      (i) =>
+        new VirtualClient({
+          index: i,
+          user: `s${i}`,
+          password: "pw",
+          domain: "cpm.test",
+          connections: provider,
+          metrics,
+          clock: realClock,
+          requestTimeoutMs: 5000,
+          registerExpires: 600,
+          refreshFraction: 0.9,
+        }),
+    );
+    for (const c of clients) cleanups.push(() => c.dispose());
+    expect(await Promise.all(clients.map((c) => c.register()))).toEqual([true, true, true]);
+    expect(server.connections.size).toBe(1);
+    const [first] = [...server.connections];
+    first!.destroy();
+    await until(() => clients.every((c) => !c.isRegistered));
+    expect(await Promise.all(clients.map((c) => c.register()))).toEqual([true, true, true]);
+    expect(server.connections.size).toBe(1);
+    expect([...server.connections][0]).not.toBe(first);
+    expect(metrics.get(Counter.registerSuccesses)).toBe(6);
+  });
+});
+
 describe("unreachable targets", () => {
   async function closedPort(): Promise<number> {
     const srv = createServer();
