@@ -1,12 +1,39 @@
 /**
  * The relay side of msrp-throughput.mjs, run in a worker thread the way the embedded PF runs in
- * the server thread: one endpoint; per request it creates a passive leg for the sender and an
- * active leg towards the receiver's path, bridges them, and answers with the passive leg's path.
+ * the server thread.
+ * - `bridge`: one MSRP endpoint; per request it creates a passive leg for the sender and an active
+ *   leg towards the receiver's path, bridges them, and answers with the passive leg's path.
+ * - `byte-relay`: the anchor for the same topology without MSRP: a plain TCP relay that accepts
+ *   the sender's connection, connects to `target` and copies bytes across with the usual
+ *   backpressure (pause the reader while the writer is over its high-water mark, resume on
+ *   drain), exactly what `readable.pipe(writable)` does. Answers with its listening port.
  */
+import { connect, createServer } from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
 
 const m = await import(workerData.msrpUrl);
 const endpoint = await m.createMsrpEndpoint({ sessionDefaults: { maxMessageBytes: workerData.maxMessageBytes } });
+const byteRelays = [];
+
+function startByteRelay(target) {
+  const server = createServer((a) => {
+    const b = connect({ host: "127.0.0.1", port: target });
+    a.setNoDelay(true);
+    b.setNoDelay(true);
+    a.on("data", (d) => {
+      if (!b.write(d)) {
+        a.pause();
+        b.once("drain", () => a.resume());
+      }
+    });
+    a.on("end", () => b.end());
+    b.on("end", () => a.end());
+    a.on("error", () => b.destroy());
+    b.on("error", () => a.destroy());
+  });
+  byteRelays.push(server);
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)));
+}
 
 parentPort.on("message", async (msg) => {
   if (msg.type === "bridge") {
@@ -15,7 +42,10 @@ parentPort.on("message", async (msg) => {
     m.bridgeMsrpSessions(legA, legB, { responses: msg.responses ?? "hop-by-hop" });
     await legB.connect(msg.receiverPath);
     parentPort.postMessage({ type: "bridged", id: msg.id, path: legA.localPath });
+  } else if (msg.type === "byte-relay") {
+    parentPort.postMessage({ type: "byte-relay", id: msg.id, port: await startByteRelay(msg.target) });
   } else if (msg.type === "close") {
+    for (const s of byteRelays) s.close();
     await endpoint.close();
     parentPort.postMessage({ type: "closed" });
     parentPort.close();
