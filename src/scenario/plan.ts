@@ -67,13 +67,21 @@ export type StepPlan =
   | LargeMessageStepPlan;
 
 /**
- * Which other virtual client a session or message goes to. `random`: a seeded pick among the
- * clients that are due to be up (their arrival time has passed), never the sender itself;
- * `next`: the client with the following global index (wrapping), handy for deterministic pairs.
+ * Which other virtual client a session or message goes to (src/execution/peers.ts resolves it).
+ * `random`: a seeded pick, from (seed, iteration index), among the clients that came up at least
+ * 1 s before the iteration's intended start (so their REGISTER has completed; while no other
+ * client is that old, among all those already up), never the sender itself; `next`: the client
+ * with the following global index, wrapping at the clients that come up during the run, handy for
+ * deterministic pairs; `index`: that client (0-based). IterationContext.peerUri returns null when
+ * there is nobody (a one-client population, or `index` naming the caller itself or a client
+ * outside the run).
  */
 export type PeerPlan = { kind: "random" } | { kind: "next" } | { kind: "index"; index: number };
 
-/** A size in bytes: fixed, or drawn uniformly from [min, max] with the iteration's seeded PRNG. */
+/**
+ * A size in bytes: fixed, or drawn uniformly from [min, max] with the iteration's seeded PRNG.
+ * The scenario language writes sizes as bytes or with B/KB/MB units, 1024-based, at most 100 MB.
+ */
 export type SizePlan = { kind: "fixed"; bytes: number } | { kind: "uniform"; minBytes: number; maxBytes: number };
 
 /**
