@@ -5,7 +5,16 @@
  * `nowNs()` is monotonic and comparable across worker threads of one process: it is derived from
  * `performance.timeOrigin + performance.now()` (each thread has its own performance.now() origin,
  * timeOrigin corrects for it), expressed in nanoseconds as a JS number (safe up to ~104 days).
+ *
+ * Two kinds of timer, on purpose:
+ * - `at(ns)` is for instants that are measured (arrivals, injected response delays, period
+ *   boundaries): RealClock runs it from a precise timer queue (precise-timer-queue.ts), never
+ *   before the instant and typically within ~0.1 ms after it.
+ * - `after(ms)` is for timeouts and intervals where a millisecond does not matter: plain
+ *   setTimeout (whole-millisecond loop time: it may run up to ~1 ms early or late).
  */
+import { PreciseTimerQueue } from "./precise-timer-queue.js";
+
 export interface TimerHandle {
   cancel(): void;
 }
@@ -15,13 +24,21 @@ export interface Clock {
   nowNs(): number;
   /** Absolute time in ms since the Unix epoch (for reports). */
   nowMs(): number;
-  /** Run `fn` at absolute time `atNs` (or as soon as possible if it is in the past). */
+  /**
+   * Run `fn` at absolute time `atNs`, never before it (in a later turn of the event loop if it is
+   * already past). Precise: use it for instants that are measured.
+   */
   at(atNs: number, fn: () => void): TimerHandle;
-  /** Run `fn` after `delayMs`. */
+  /** Run `fn` after about `delayMs` (millisecond granularity): for timeouts. */
   after(delayMs: number, fn: () => void): TimerHandle;
 }
 
 const NS_PER_MS = 1_000_000;
+
+/** One precise queue (and helper thread) per JS thread, made on the first `at()`. */
+let sharedQueue: PreciseTimerQueue | undefined;
+const threadOriginNs = performance.timeOrigin * NS_PER_MS;
+const threadNowNs = (): number => threadOriginNs + performance.now() * NS_PER_MS;
 
 export class RealClock implements Clock {
   private readonly originNs = performance.timeOrigin * NS_PER_MS;
@@ -35,7 +52,8 @@ export class RealClock implements Clock {
   }
 
   at(atNs: number, fn: () => void): TimerHandle {
-    return this.after(Math.max(0, (atNs - this.nowNs()) / NS_PER_MS), fn);
+    sharedQueue ??= new PreciseTimerQueue({ nowNs: threadNowNs });
+    return sharedQueue.at(atNs, fn);
   }
 
   after(delayMs: number, fn: () => void): TimerHandle {

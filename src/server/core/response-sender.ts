@@ -49,7 +49,9 @@ export class ResponseSender {
       this.send(req, status, reason, extraHeaders, body);
       return;
     }
-    const timer = this.clock.after(delayMs, () => {
+    // clock.at, not after: an injected delay is a measured instant, so it must never be shorter than
+    // asked (setTimeout can be ~1 ms early) and should not be ~1 ms longer either (see clock.ts).
+    const timer = this.clock.at(this.clock.nowNs() + delayMs * 1_000_000, () => {
       this.pending.delete(timer);
       this.send(req, status, reason, extraHeaders, body);
     });
