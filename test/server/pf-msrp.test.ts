@@ -110,6 +110,64 @@ describe("relay", () => {
   });
 });
 
+describe("cut-through relay", () => {
+  function chunkWire(tid: string, toPath: readonly string[], from: string, body: Buffer): Buffer {
+    return Buffer.concat([
+      Buffer.from(
+        `MSRP ${tid} SEND\r\nTo-Path: ${toPath[0]}\r\nFrom-Path: ${from}\r\nMessage-ID: ${tid}-m\r\n` +
+          `Byte-Range: 1-${body.length}/${body.length}\r\nContent-Type: message/cpim\r\n\r\n`,
+      ),
+      body,
+      Buffer.from(`\r\n-------${tid}$\r\n`),
+    ]);
+  }
+
+  async function waitFor(cond: () => boolean): Promise<void> {
+    for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(cond()).toBe(true);
+  }
+
+  it("a chunk still arriving at the PF is passed on to B as it comes; A's 200 follows its end-line", async () => {
+    const s = await fx.server();
+    const a = await fx.ua(s, "alice");
+    const b = await fx.ua(s, "bob");
+    const e = await establish(fx, s, a, b);
+    const body = pseudoRandom(400_000);
+    const wire = chunkWire("cutThruPf1", e.pfPathA, e.aMsrp.uri, body);
+    e.aMsrp.sendRaw(wire.subarray(0, 250_000));
+    // Bytes of the chunk went on to B before its end-line was even sent.
+    await waitFor(() => s.stats().pf.msrpBytesRelayed >= 200_000);
+    expect(e.aMsrp.frames.filter((f) => f.ok && f.message.kind === "response" && f.message.tid === "cutThruPf1")).toHaveLength(0);
+    e.aMsrp.sendRaw(wire.subarray(250_000));
+    const atB = await e.bMsrp.request("SEND");
+    expect(atB.body.equals(body)).toBe(true);
+    expect(atB.flag).toBe("$");
+    expect(atB.tid).not.toBe("cutThruPf1");
+    expect(header(atB, "To-Path")).toBe(e.bMsrp.uri);
+    expect(header(atB, "From-Path")).toBe(e.pfPathB[0]);
+    expect(header(atB, "Message-ID")).toBe("cutThruPf1-m");
+    expect(header(atB, "Byte-Range")).toBe(`1-${body.length}/${body.length}`);
+    expect((await e.aMsrp.response("cutThruPf1")).status).toBe(200);
+    e.bMsrp.ok(atB);
+    expect(s.stats().pf).toMatchObject({ msrpChunksRelayed: 1, msrpBytesRelayed: body.length, msrpFailedChunks: 0 });
+  });
+
+  it("A's connection dropping mid-chunk ends the chunk at B aborted (#) with the bytes passed on so far", async () => {
+    const s = await fx.server();
+    const a = await fx.ua(s, "alice");
+    const b = await fx.ua(s, "bob");
+    const e = await establish(fx, s, a, b);
+    const body = pseudoRandom(400_000);
+    e.aMsrp.sendRaw(chunkWire("cutThruPf2", e.pfPathA, e.aMsrp.uri, body).subarray(0, 250_000));
+    await waitFor(() => s.stats().pf.msrpBytesRelayed >= 200_000);
+    e.aMsrp.destroy();
+    const atB = await e.bMsrp.request("SEND");
+    expect(atB.flag).toBe("#");
+    expect(body.subarray(0, atB.body.length).equals(atB.body)).toBe(true);
+    expect(atB.body.length).toBe(s.stats().pf.msrpBytesRelayed);
+  });
+});
+
 describe("malformed MSRP on the PF's socket", () => {
   it("a message with a readable tid gets 400 and the connection goes on; garbage closes only its own connection", async () => {
     const s = await fx.server();

@@ -13,14 +13,26 @@
  * socket's high-water mark: senders then `await waitDrain()`, which is what keeps a 50 MB message
  * from being buffered in memory at once.
  *
+ * Cut-through (relays): when the handler takes request heads (`onRequestHead`), the connection
+ * frames with MsrpStreamFramer and a SEND still arriving goes to the sink the handler returns,
+ * segment by segment; without a sink it is collected and delivered whole as usual. The other way,
+ * `openStream` writes a chunk whose body is still arriving elsewhere: head now, body segments as
+ * they come, end-line last (chunk-stream.ts keeps its tid out of the body). While such a chunk is
+ * open nothing else can go on the wire, so other messages wait in a backlog until the end of the
+ * event-loop turn; then the open chunk is interrupted (its piece ends with `+`, RFC 4975 §7.1.1),
+ * the backlog goes out, and the chunk continues in a new piece when more of it comes. So a chunk
+ * whose sender stalls never holds up the 200s and other sessions' messages on that connection
+ * (and no two relayed connections can end up waiting on each other).
+ *
  * Malformed input: a message the framer could not parse but whose tid is readable is answered
  * 400 (createBadRequestResponse) and the connection goes on; bytes that cannot be re-synchronised
  * (no start line, a message over the size limit) close this connection only.
  */
 import type { Socket } from "node:net";
 import type { Clock, TimerHandle } from "../../time/clock.js";
-import { type MsrpFrame, MsrpFramer } from "./framer.js";
-import type { MsrpMessage, MsrpRequest, MsrpResponse } from "./message.js";
+import { type ChunkWireOp, OutboundChunkWriter } from "./chunk-stream.js";
+import { type MsrpFrame, MsrpFramer, type MsrpStreamEvent, MsrpStreamFramer } from "./framer.js";
+import type { ContinuationFlag, MsrpMessage, MsrpRequest, MsrpResponse } from "./message.js";
 import { createBadRequestResponse } from "./response.js";
 import { serializeMsrp, serializeMsrpParts } from "./serializer.js";
 import type { MsrpSession } from "./session.js";
@@ -51,9 +63,25 @@ export class MsrpTransaction {
   ) {}
 }
 
+/** Takes the body of a request as it arrives (cut-through). */
+export interface MsrpBodySink {
+  /** The next body bytes: views of socket reads, to pass on or keep, never to modify. */
+  data(bytes: Buffer): void;
+  /** The end-line came. */
+  end(flag: ContinuationFlag): void;
+  /** The request will never end (its connection closed or its framing failed). */
+  abort(): void;
+}
+
 export interface MsrpConnectionHandler {
   /** A request (SEND, REPORT, AUTH, …) arrived: the endpoint routes it to a session. */
   onRequest(conn: MsrpConnection, request: MsrpRequest): void;
+  /**
+   * A request whose body is still arriving (its head: empty body, flag `+`): return a sink to
+   * take the body as it comes, or undefined to get the request whole through onRequest. A
+   * handler with this method makes the connection frame with MsrpStreamFramer.
+   */
+  onRequestHead?(conn: MsrpConnection, head: MsrpRequest): MsrpBodySink | undefined;
   /** The connection is gone; called exactly once, after every transaction was failed. */
   onClose(conn: MsrpConnection, error: Error | undefined): void;
   /** A malformed message (already answered 400 when it could be); for statistics. */
@@ -91,7 +119,14 @@ export class MsrpConnection {
   messagesReceived = 0;
   badFrames = 0;
 
-  private readonly framer: MsrpFramer;
+  private readonly framer: MsrpFramer | undefined;
+  private readonly streamFramer: MsrpStreamFramer | undefined;
+  /** The sink of the request whose body is arriving, or the parts collected for onRequest. */
+  private inSink: MsrpBodySink | undefined;
+  private inCollect: { head: MsrpRequest; parts: Buffer[] } | undefined;
+  /** The chunk being written cut-through; other messages wait in `backlog` until it ends. */
+  private outStream: MsrpOutboundStream | undefined;
+  private backlog: MsrpMessage[] = [];
   private readonly handler: MsrpConnectionHandler;
   private readonly clock: Clock;
   private readonly onBytes: ((sent: number, received: number) => void) | undefined;
@@ -112,7 +147,9 @@ export class MsrpConnection {
     this.handler = opts.handler;
     this.clock = opts.clock;
     this.onBytes = opts.onBytes;
-    this.framer = new MsrpFramer(opts.maxFrameBytes !== undefined ? { maxMessageBytes: opts.maxFrameBytes } : {});
+    const framerOpts = opts.maxFrameBytes !== undefined ? { maxMessageBytes: opts.maxFrameBytes } : {};
+    if (opts.handler.onRequestHead) this.streamFramer = new MsrpStreamFramer(framerOpts);
+    else this.framer = new MsrpFramer(framerOpts);
     socket.setNoDelay(true);
     socket.on("data", (data: Buffer) => this.onData(data));
     socket.on("drain", () => this.onDrain());
@@ -140,6 +177,11 @@ export class MsrpConnection {
     return !this.closedFlag && this.socket.writableNeedDrain;
   }
 
+  /** True while a chunk is being written cut-through (openStream until its end). */
+  get streaming(): boolean {
+    return this.outStream !== undefined;
+  }
+
   /** Transactions waiting for responses. */
   get pendingTransactions(): number {
     return this.pending.size;
@@ -149,10 +191,11 @@ export class MsrpConnection {
   write(m: MsrpMessage): boolean {
     if (this.closedFlag) return false;
     const socket = this.socket;
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(uncork, this);
+    this.corkForTurn();
+    if (this.outStream) {
+      // Goes out at the end of this turn, around the open chunk (see uncork).
+      this.backlog.push(m);
+      return !this.congested;
     }
     let n: number;
     if (m.kind === "response" || m.body.length < COPY_BODY_BELOW) {
@@ -171,9 +214,73 @@ export class MsrpConnection {
     return !socket.writableNeedDrain;
   }
 
+  /**
+   * Opens a chunk to be written cut-through: `head` (this hop's paths and tid) goes out now, the
+   * body as the returned stream is fed, the end-line at its end. Undefined when the connection is
+   * closed or already carries such a chunk (send that one whole later instead). `onResult` (when
+   * a response is expected) gets the chunk's outcome once: its first failure, else its last 200;
+   * `timeoutMs` runs per piece from its head.
+   */
+  openStream(
+    head: MsrpRequest,
+    timeoutMs: number,
+    onResult?: (result: TransactionResult, tx: MsrpTransaction) => void,
+    nextTid?: () => string,
+  ): MsrpOutboundStream | undefined {
+    if (this.closedFlag || this.outStream) return undefined;
+    const stream = new MsrpOutboundStream(this, new OutboundChunkWriter(head, nextTid), timeoutMs, onResult);
+    this.outStream = stream;
+    stream.begin();
+    return stream;
+  }
+
+  /** @internal Writes the pieces of the open stream. */
+  writeOps(ops: ChunkWireOp[], stream: MsrpOutboundStream): void {
+    if (this.closedFlag) return;
+    this.corkForTurn();
+    let n = 0;
+    for (const op of ops) {
+      if (op.op === "head") stream.pieceStarted(op.tid);
+      this.socket.write(op.bytes);
+      n += op.bytes.length;
+    }
+    this.bytesSent += n;
+    this.onBytes?.(n, 0);
+  }
+
+  /** @internal The open stream wrote its end-line: the backlog goes out now. */
+  streamEnded(stream: MsrpOutboundStream): void {
+    if (this.outStream !== stream) return;
+    this.outStream = undefined;
+    this.flushBacklog();
+  }
+
+  private flushBacklog(): void {
+    const backlog = this.backlog;
+    this.backlog = [];
+    for (const m of backlog) this.write(m);
+  }
+
+  /** @internal Registers a transaction without writing (a streamed piece's head). */
+  startTransaction(tid: string, timeoutMs: number, onResult: (result: TransactionResult, tx: MsrpTransaction) => void): MsrpTransaction {
+    const tx = new MsrpTransaction(tid, this.clock.nowNs(), onResult);
+    this.pending.set(tid, tx);
+    if (timeoutMs > 0) tx.timer = this.clock.after(timeoutMs, () => this.expire(tx));
+    return tx;
+  }
+
+  private corkForTurn(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    // Uncorked in the check phase, after every read of this poll: the writes of all of them (the
+    // chunks passed on, the 200s) go out in one writev instead of one syscall per read.
+    setImmediate(uncork, this);
+  }
+
   /** Resolves when the socket drained (or closed: writes then fail fast). */
   waitDrain(): Promise<void> {
-    if (this.closedFlag || !this.socket.writableNeedDrain) return Promise.resolve();
+    if (!this.congested) return Promise.resolve();
     if (!this.drainWaiter) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
@@ -229,18 +336,61 @@ export class MsrpConnection {
   private onData(data: Buffer): void {
     this.bytesReceived += data.length;
     this.onBytes?.(0, data.length);
-    const frames = this.framer.push(data);
+    if (this.streamFramer) {
+      this.onEvents(this.streamFramer.push(data));
+      return;
+    }
+    const frames = this.framer!.push(data);
     for (const frame of frames) {
       if (this.closedFlag) return;
-      if (frame.ok) {
-        this.messagesReceived++;
-        const m = frame.message;
-        if (m.kind === "request") this.handler.onRequest(this, m);
-        else this.onResponse(m);
+      this.onFrame(frame);
+    }
+  }
+
+  private onEvents(events: MsrpStreamEvent[]): void {
+    for (const e of events) {
+      if (this.closedFlag) return;
+      if (!("part" in e)) {
+        if (!e.ok) this.abortIncoming();
+        this.onFrame(e);
+        continue;
+      }
+      if (e.part === "body") {
+        if (this.inSink) this.inSink.data(e.data);
+        else this.inCollect?.parts.push(e.data);
+      } else if (e.part === "head") {
+        const sink = this.handler.onRequestHead!(this, e.request);
+        if (sink) this.inSink = sink;
+        else this.inCollect = { head: e.request, parts: [] };
       } else {
-        this.onBadFrame(frame);
+        this.messagesReceived++;
+        const sink = this.inSink;
+        const collected = this.inCollect;
+        this.inSink = undefined;
+        this.inCollect = undefined;
+        if (sink) sink.end(e.flag);
+        else if (collected) this.handler.onRequest(this, { ...collected.head, body: joinBody(collected.parts), flag: e.flag });
       }
     }
+  }
+
+  private onFrame(frame: MsrpFrame): void {
+    if (frame.ok) {
+      this.messagesReceived++;
+      const m = frame.message;
+      if (m.kind === "request") this.handler.onRequest(this, m);
+      else this.onResponse(m);
+    } else {
+      this.onBadFrame(frame);
+    }
+  }
+
+  /** The request whose body was arriving will never end. */
+  private abortIncoming(): void {
+    const sink = this.inSink;
+    this.inSink = undefined;
+    this.inCollect = undefined;
+    sink?.abort();
   }
 
   private onResponse(response: MsrpResponse): void {
@@ -291,15 +441,27 @@ export class MsrpConnection {
   }
 
   private onDrain(): void {
+    this.checkDrain();
+  }
+
+  private checkDrain(): void {
     const w = this.drainWaiter;
-    if (w && !this.socket.writableNeedDrain) {
+    if (w && !this.congested) {
       this.drainWaiter = undefined;
       w.resolve();
     }
   }
 
-  /** @internal */
+  /** @internal End of the turn: what waits behind an open chunk goes out (the chunk is interrupted), then the writev. */
   uncork(): void {
+    const stream = this.outStream;
+    if (stream && this.backlog.length > 0 && !this.closedFlag) {
+      // Still corked: the interruption, the backlog and nothing else go into this turn's writev.
+      this.writeOps(stream.interruptOps(), stream);
+      this.outStream = undefined;
+      this.flushBacklog();
+      this.outStream = stream;
+    }
     this.corked = false;
     if (!this.socket.destroyed) this.socket.uncork();
   }
@@ -317,6 +479,10 @@ export class MsrpConnection {
     if (this.closedFlag) return;
     this.closedFlag = true;
     this.closeError = error;
+    this.abortIncoming();
+    const stream = this.outStream;
+    this.outStream = undefined;
+    this.backlog = [];
     const failed = [...this.pending.values()];
     this.pending.clear();
     for (const tx of failed) {
@@ -325,11 +491,112 @@ export class MsrpConnection {
       tx.timer = undefined;
       tx.onResult(error ? { kind: "closed", error } : { kind: "closed" }, tx);
     }
+    stream?.connectionClosed();
     const w = this.drainWaiter;
     this.drainWaiter = undefined;
     w?.resolve();
     this.handler.onClose(this, error);
   }
+}
+
+/**
+ * A chunk being written cut-through on a connection (see openStream): feed it the body segments,
+ * then end it. Writes after the end, or after the connection closed, are ignored.
+ */
+export class MsrpOutboundStream {
+  private readonly txs: MsrpTransaction[] = [];
+  private settled = 0;
+  private outcome: TransactionResult | undefined;
+  private finished = false;
+  private reported = false;
+  private readonly ops: ChunkWireOp[] = [];
+
+  constructor(
+    private readonly conn: MsrpConnection,
+    private readonly writer: OutboundChunkWriter,
+    private readonly timeoutMs: number,
+    private readonly onResult: ((result: TransactionResult, tx: MsrpTransaction) => void) | undefined,
+  ) {}
+
+  /** Body bytes passed on so far. */
+  get bytes(): number {
+    return this.writer.bodyBytes;
+  }
+
+  /** @internal */
+  begin(): void {
+    this.conn.writeOps(this.writer.start(), this);
+  }
+
+  /** Passes body bytes on; false when the connection is congested (hold the source until waitDrain()). */
+  write(data: Buffer): boolean {
+    if (this.finished) return true;
+    const ops = this.ops;
+    ops.length = 0;
+    this.writer.write(data, ops);
+    this.conn.writeOps(ops, this);
+    return !this.conn.congested;
+  }
+
+  /** Writes the end-line with `flag` (`#`: the message is aborted, e.g. its sender went away). */
+  end(flag: ContinuationFlag): void {
+    if (this.finished) return;
+    this.conn.writeOps(this.writer.end(flag), this);
+    this.finished = true;
+    this.conn.streamEnded(this);
+    this.maybeReport();
+  }
+
+  /** @internal The ops that interrupt the open piece (the connection has other messages to send). */
+  interruptOps(): ChunkWireOp[] {
+    return this.finished ? [] : this.writer.interrupt();
+  }
+
+  /** The chunk's source went away mid-body: end it as aborted. */
+  abort(): void {
+    this.end("#");
+  }
+
+  /** Its session closed: ends the chunk as aborted if still open and forgets its transactions (`cancelled`). */
+  cancel(): void {
+    this.end("#");
+    for (const tx of this.txs) this.conn.cancel(tx);
+  }
+
+  /** @internal A piece's head is being written: its transaction starts. */
+  pieceStarted(tid: string): void {
+    if (!this.onResult) return;
+    this.txs.push(this.conn.startTransaction(tid, this.timeoutMs, (r) => this.onPiece(r)));
+  }
+
+  /** @internal */
+  connectionClosed(): void {
+    this.finished = true;
+    this.maybeReport();
+  }
+
+  private onPiece(r: TransactionResult): void {
+    this.settled++;
+    const failed = (x: TransactionResult | undefined): boolean =>
+      x !== undefined && !(x.kind === "response" && x.response.status >= 200 && x.response.status < 300);
+    if (!failed(this.outcome)) this.outcome = r;
+    this.maybeReport();
+  }
+
+  private maybeReport(): void {
+    const first = this.txs[0];
+    if (this.reported || !this.finished || !this.onResult || this.settled < this.txs.length || !first) return;
+    this.reported = true;
+    this.onResult(this.outcome ?? { kind: "closed" }, first);
+  }
+}
+
+/** A body collected from segments; a small one is copied out so it does not pin a large read buffer. */
+function joinBody(parts: Buffer[]): Buffer {
+  if (parts.length === 0) return Buffer.alloc(0);
+  if (parts.length > 1) return Buffer.concat(parts);
+  const only = parts[0]!;
+  return only.length * 4 >= only.buffer.byteLength ? only : Buffer.from(only);
 }
 
 function uncork(conn: MsrpConnection): void {

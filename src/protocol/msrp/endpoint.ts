@@ -21,12 +21,12 @@
  *   that says so without claiming the session does not exist;
  * - otherwise the connection is bound to the session and the request delivered.
  */
-import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
+import { createServer, type NetConnectOpts, connect as netConnect, type Server, type Socket } from "node:net";
 import { UserError } from "../../errors.js";
 import { Counter } from "../../metrics/names.js";
 import type { MetricsSink } from "../../metrics/sink.js";
 import { type Clock, realClock } from "../../time/clock.js";
-import { MsrpConnection, type MsrpConnectionHandler } from "./connection.js";
+import { type MsrpBodySink, MsrpConnection, type MsrpConnectionHandler } from "./connection.js";
 import { getMsrpHeader, type MsrpRequest, parsePath } from "./message.js";
 import { createMsrpResponse, responseRequired } from "./response.js";
 import { MsrpSession, type MsrpSessionHost, type MsrpSessionOptions } from "./session.js";
@@ -39,6 +39,12 @@ export const MSRP_DEFAULT_PORT = 2855;
 /** The port written in the paths of an endpoint that does not listen (the discard port, as SDP does for inactive media). */
 const NOT_LISTENING_PORT = 9;
 const ROUTE_CACHE_LIMIT = 256;
+/**
+ * Node's default 16 KiB write high-water mark is a quarter of one 64 KiB chunk: a relay forwarding
+ * chunks read by read would find the far socket "congested" after every read and pause and resume
+ * its sender for each. 1 MiB lets a few reads' worth queue before the sender is held.
+ */
+export const DEFAULT_SOCKET_HIGH_WATER_MARK = 1024 * 1024;
 
 export interface MsrpEndpointOptions {
   /** Address to listen on and to put in paths. Default 127.0.0.1. */
@@ -54,6 +60,11 @@ export interface MsrpEndpointOptions {
   metrics?: MetricsSink;
   /** Largest single chunk the framer accepts before closing the connection. Default 16 MiB. */
   maxFrameBytes?: number;
+  /**
+   * Bytes Node may queue on a connection's socket before it counts as congested (senders then
+   * wait for drain, relays stop reading the other leg). Default 1 MiB.
+   */
+  socketHighWaterMark?: number;
   /** Defaults for every session (each createSession() may override them). */
   sessionDefaults?: Omit<MsrpSessionOptions, "setup" | "localSessionId" | "remotePath">;
 }
@@ -98,12 +109,14 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   private closing: Promise<void> | undefined;
   private readonly counters = { bytesSent: 0, bytesReceived: 0, rejected481: 0, rejected506: 0, rejected403: 0, badFrames: 0 };
   private readonly onBytes: (sent: number, received: number) => void;
+  private readonly highWaterMark: number;
 
   constructor(opts: MsrpEndpointOptions = {}) {
     this.opts = opts;
     this.clock = opts.clock ?? realClock;
     this.listenHost = opts.host ?? "127.0.0.1";
     this.advertisedHost = opts.advertisedHost ?? this.listenHost;
+    this.highWaterMark = opts.socketHighWaterMark ?? DEFAULT_SOCKET_HIGH_WATER_MARK;
     const metrics = opts.metrics;
     const c = this.counters;
     this.onBytes = metrics
@@ -126,7 +139,7 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   /** @internal Use createMsrpEndpoint(). */
   async start(): Promise<void> {
     if (this.opts.listen === false) return;
-    const server = createServer((socket) => this.onInbound(socket));
+    const server = createServer({ highWaterMark: this.highWaterMark }, (socket) => this.onInbound(socket));
     this.server = server;
     const port = this.opts.port ?? 0;
     await new Promise<void>((resolve, reject) => {
@@ -229,8 +242,18 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
 
   // ---- MsrpConnectionHandler --------------------------------------------------------------------
 
-  /** @internal */
-  onRequest(conn: MsrpConnection, req: MsrpRequest): void {
+  /**
+   * @internal A SEND still arriving: streamed when the session it names is bound to this
+   * connection and relays cut-through; anything else (binding, rejections) is decided once the
+   * request is whole, by onRequest.
+   */
+  onRequestHead(conn: MsrpConnection, head: MsrpRequest): MsrpBodySink | undefined {
+    const bound = conn.sessions.get(this.routeOf(conn, head));
+    return bound?.takesChunkStreams ? bound.handleRequestHead(head, conn) : undefined;
+  }
+
+  /** The local session id a request is for: the first To-Path URI's (cached per connection). */
+  private routeOf(conn: MsrpConnection, req: MsrpRequest): string {
     const toPath = getMsrpHeader(req, "To-Path") ?? "";
     let sid = conn.routeCache.get(toPath);
     if (sid === undefined) {
@@ -238,6 +261,12 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
       if (conn.routeCache.size >= ROUTE_CACHE_LIMIT) conn.routeCache.clear();
       conn.routeCache.set(toPath, sid);
     }
+    return sid;
+  }
+
+  /** @internal */
+  onRequest(conn: MsrpConnection, req: MsrpRequest): void {
+    const sid = this.routeOf(conn, req);
     const bound = conn.sessions.get(sid);
     if (bound) {
       bound.handleRequest(req, conn);
@@ -304,7 +333,8 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   }
 
   private openConnection(key: string, host: string, port: number, timeoutMs: number): PendingConnect {
-    const socket = netConnect({ host, port });
+    // highWaterMark reaches the socket's stream options (missing from @types/node's connect options).
+    const socket = netConnect({ host, port, highWaterMark: this.highWaterMark } as NetConnectOpts);
     const pending: PendingConnect = { waiters: [], socket };
     this.connecting.set(key, pending);
     let timer: ReturnType<Clock["after"]> | undefined;

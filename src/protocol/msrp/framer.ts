@@ -14,6 +14,14 @@
  * they fill a good part of them, and copies when they are small, so a 20-byte body never pins a
  * 64 KiB read buffer.
  *
+ * Cut-through mode (MsrpStreamFramer, for relays; RFC 4976 relays may forward a chunk before its
+ * end): a request whose header block is complete but whose end-line is not in the bytes at hand is
+ * not buffered. Its head (start line and validated headers) is emitted at once, then its body as
+ * segments that are views of the pushed reads (never copied), then its end with the flag. Only the
+ * last few bytes of a read that could be the start of the end-line are held back (copied, at most
+ * the end-line's length) until the next read decides. A message that fits in the bytes at hand, a
+ * response, or a request with bad headers comes out whole, exactly as MsrpFramer gives it.
+ *
  * Errors: anything after a readable start line (bad header, missing To-Path, bad Byte-Range) is
  * reported for that one message with its tid, method and headers so the caller can answer 400,
  * and framing continues with the next message. A stream whose start line is unreadable, or a
@@ -29,6 +37,7 @@ import {
   MsrpParseError,
   type MsrpParseErrorCode,
   type MsrpParseResult,
+  type MsrpRequest,
   parsePath,
 } from "./message.js";
 import { parseMsrpUri } from "./uri.js";
@@ -56,6 +65,30 @@ export type MsrpFrame =
       method?: string;
       /** Present when the header section could be split into lines. */
       headers?: MsrpHeaderList;
+    };
+
+/**
+ * What MsrpStreamFramer emits: whole messages and errors (MsrpFrame), or a request in parts: one
+ * `head`, any number of `body` segments, one `end`. A fatal error frame while a body is open means
+ * that request will never end.
+ */
+export type MsrpStreamEvent =
+  | MsrpFrame
+  | {
+      part: "head";
+      /** The request with an empty body and flag `+`; the real flag comes with `end`. */
+      request: MsrpRequest;
+    }
+  | {
+      part: "body";
+      /** The next body bytes: a view of a pushed read (or a small copy of held-back bytes). */
+      data: Buffer;
+    }
+  | {
+      part: "end";
+      flag: ContinuationFlag;
+      /** Bytes the message occupied on the wire, end-line included. */
+      size: number;
     };
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -87,7 +120,8 @@ type StartLine =
   | { kind: "response"; tid: string; status: number; comment?: string }
   | { kind: "invalid"; tid: string };
 
-export class MsrpFramer {
+/** The state machine behind MsrpFramer and MsrpStreamFramer. */
+class FramerCore {
   private readonly maxMessageBytes: number;
   /** Holds [start, end); bytes past `end` are free only when `owned`. */
   private buf: Buffer = EMPTY;
@@ -111,54 +145,216 @@ export class MsrpFramer {
    */
   private readonly validPaths = new Set<string>();
 
-  constructor(opts: MsrpFramerOptions = {}) {
+  // ---- cut-through state (streaming only) ----
+  /** Where the next search for the blank line ending the header block begins; -1 once known. */
+  private blankScan = 0;
+  /** Index of the header block's CRLFCRLF in `buf`, or -1. */
+  private blank = -1;
+  /** The current request's headers could not be validated: it is framed whole (and reported). */
+  private noStream = false;
+  /** True while the current request's body is being streamed. */
+  private inBody = false;
+  /** The streamed request (for the error frame should it grow past the limit). */
+  private streamed: MsrpRequest | undefined;
+  /** Wire bytes of the streamed message so far (start line included). */
+  private messageBytes = 0;
+  /** Held-back body bytes that may begin the end-line (a small copy). */
+  private carry: Buffer = EMPTY;
+
+  constructor(
+    opts: MsrpFramerOptions,
+    private readonly streaming: boolean,
+  ) {
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
-  /** Bytes held for a message not yet complete. */
   get bufferedBytes(): number {
-    return this.end - this.start;
+    return this.end - this.start + this.carry.length;
   }
 
-  /** True after a fatal error: the stream is given up and pushes are ignored. */
   get isFailed(): boolean {
     return this.failed;
   }
 
-  /**
-   * Feeds the next bytes of the stream; returns the messages (and errors) they complete, in order.
-   * The framer keeps `chunk` (bodies may be views of it): do not reuse or modify it afterwards,
-   * which holds for the fresh Buffers of a socket's 'data' events.
-   */
-  push(chunk: Buffer): MsrpFrame[] {
-    const frames: MsrpFrame[] = [];
-    if (this.failed) return frames;
+  get streamingBody(): boolean {
+    return this.inBody;
+  }
+
+  push(chunk: Buffer, out: MsrpStreamEvent[]): void {
+    if (this.failed) return;
+    if (this.inBody) {
+      const after = this.streamBody(chunk, 0, 0, out);
+      if (after < 0 || this.failed) return;
+      chunk = chunk.subarray(after);
+    }
     this.append(chunk);
     for (;;) {
       if (this.current === undefined) {
         const r = this.readStartLine();
         if (r === "wait") break;
         if (r !== undefined) {
-          frames.push(r);
+          out.push(r);
           this.fail();
           break;
         }
       }
       const r = this.readToEndLine();
-      if (r === "wait") break;
-      frames.push(r);
+      if (r === "wait") {
+        if (this.streaming && this.startStream(out)) {
+          if (this.failed || this.inBody) return;
+          continue;
+        }
+        break;
+      }
+      this.resetMessage();
+      out.push(r);
       if (!r.ok && r.fatal) {
         this.fail();
         break;
       }
     }
     if (this.start === this.end) this.release();
-    return frames;
+  }
+
+  private resetMessage(): void {
+    this.blankScan = 0;
+    this.blank = -1;
+    this.noStream = false;
   }
 
   private fail(): void {
     this.failed = true;
+    this.inBody = false;
+    this.streamed = undefined;
+    this.carry = EMPTY;
     this.release();
+  }
+
+  /**
+   * Called when the current message's end-line is not in the bytes at hand: a request whose header
+   * block is complete starts streaming (head, the body bytes at hand, held-back tail). True when
+   * it did; false to keep buffering (no blank line yet, a response, bad headers, too few bytes to
+   * rule out an end-line right after the blank line).
+   */
+  private startStream(out: MsrpStreamEvent[]): boolean {
+    const cur = this.current!;
+    if (cur.kind !== "request" || this.noStream) return false;
+    const buf = this.buf;
+    if (this.blank < 0) {
+      const from = Math.max(this.startLineEnd - 2, this.blankScan);
+      const b = buf.subarray(0, this.end).indexOf(CRLFCRLF, from);
+      if (b < 0) {
+        this.blankScan = Math.max(from, this.end - 3);
+        return false;
+      }
+      this.blank = b;
+    }
+    const b = this.blank;
+    // An end-line may start at b + 2 (an empty body without its own CRLF): readToEndLine has ruled
+    // that out once every byte it needs is here.
+    if (this.end < b + 2 + this.needle.length + 3) return false;
+    const headers: MsrpHeaderList = [];
+    const problem = b > this.startLineEnd ? parseHeaderLines(buf.toString("utf8", this.startLineEnd, b), headers) : undefined;
+    if (problem !== undefined || validateHeaders(headers, this.validPaths) !== undefined) {
+      // Framed whole, so the error is reported with the message as MsrpFramer does.
+      this.noStream = true;
+      return false;
+    }
+    const request: MsrpRequest = { kind: "request", tid: cur.tid, method: cur.method, headers, body: EMPTY, flag: "+" };
+    out.push({ part: "head", request });
+    this.streamed = request;
+    this.inBody = true;
+    const data = buf.subarray(0, this.end);
+    const bodyStart = b + 4;
+    this.messageBytes = bodyStart - this.start;
+    // Views of `data` go out; the framer lets go of it (nothing is ever written into it again).
+    const scanFrom = this.scanPos;
+    this.release();
+    const after = this.streamBody(data, bodyStart, scanFrom, out);
+    if (after >= 0 && !this.failed) this.append(data.subarray(after));
+    return true;
+  }
+
+  /**
+   * Streams body bytes `data[pos..]` (positions before `scanFrom` are known not to start an
+   * end-line). Returns the index just after the end-line when it was found (the message is done),
+   * else -1 with every undecided byte held back in `carry`. `messageBytes` counts the bytes handed
+   * out (and the head), never the held-back ones.
+   */
+  private streamBody(data: Buffer, pos: number, scanFrom: number, out: MsrpStreamEvent[]): number {
+    const needle = this.needle;
+    const nl = needle.length;
+    if (this.carry.length > 0) {
+      if (pos >= data.length) return -1;
+      const carry = this.carry;
+      this.carry = EMPTY;
+      // Enough new bytes to decide every held-back position (an end-line is nl + 3 bytes long).
+      const k = Math.min(data.length - pos, nl + 2);
+      const joined = Buffer.concat([carry, data.subarray(pos, pos + k)]);
+      const r = scanEndLine(joined, 0, 0, needle);
+      if (r.end >= 0 && r.end < carry.length) {
+        this.emitBody(carry.subarray(0, r.end), out);
+        return this.finishBody(r.flag, pos + (r.end + nl + 3 - carry.length), out);
+      }
+      if (r.end < 0 && r.safe < carry.length) {
+        // Too few new bytes to decide (k then covered all of them): hold them back as well.
+        this.emitBody(carry.subarray(0, r.safe), out);
+        this.carry = Buffer.from(joined.subarray(r.safe));
+        this.checkLimit(out);
+        return -1;
+      }
+      this.emitBody(carry, out);
+      scanFrom = pos;
+    }
+    const r = scanEndLine(data, pos, Math.max(pos, scanFrom), needle);
+    if (r.end >= 0) {
+      this.emitBody(data.subarray(pos, r.end), out);
+      return this.finishBody(r.flag, r.end + nl + 3, out);
+    }
+    this.emitBody(data.subarray(pos, r.safe), out);
+    if (r.safe < data.length) this.carry = Buffer.from(data.subarray(r.safe));
+    this.checkLimit(out);
+    return -1;
+  }
+
+  private emitBody(data: Buffer, out: MsrpStreamEvent[]): void {
+    if (data.length === 0) return;
+    this.messageBytes += data.length;
+    out.push({ part: "body", data });
+  }
+
+  /** The end-line was read; `after` (returned) is the index in the current data just past it. */
+  private finishBody(flag: ContinuationFlag, after: number, out: MsrpStreamEvent[]): number {
+    const size = this.messageBytes + this.needle.length + 3;
+    if (size - this.needle.length - 3 > this.maxMessageBytes) {
+      out.push(this.tooLarge());
+      this.fail();
+      return -1;
+    }
+    this.inBody = false;
+    this.current = undefined;
+    this.streamed = undefined;
+    this.carry = EMPTY;
+    this.resetMessage();
+    out.push({ part: "end", flag, size });
+    return after;
+  }
+
+  /** False (after a fatal frame) when the streamed message grew past the limit. */
+  private checkLimit(out: MsrpStreamEvent[]): boolean {
+    if (this.messageBytes + this.carry.length <= this.maxMessageBytes) return true;
+    out.push(this.tooLarge());
+    this.fail();
+    return false;
+  }
+
+  private tooLarge(): MsrpFrame & { ok: false } {
+    const req = this.streamed!;
+    const f = fatal("too-large", `message larger than ${this.maxMessageBytes} bytes`);
+    f.tid = req.tid;
+    f.method = req.method;
+    f.headers = req.headers;
+    return f;
   }
 
   private release(): void {
@@ -193,6 +389,8 @@ export class MsrpFramer {
     this.lineScan = Math.max(0, this.lineScan - shift);
     this.scanPos = Math.max(0, this.scanPos - shift);
     this.startLineEnd = Math.max(0, this.startLineEnd - shift);
+    this.blankScan = Math.max(0, this.blankScan - shift);
+    if (this.blank >= 0) this.blank -= shift;
     this.owned = true;
   }
 
@@ -287,22 +485,15 @@ export class MsrpFramer {
     }
     const headers: MsrpHeaderList = [];
     if (headerEnd > this.startLineEnd) {
-      const text = buf.toString("utf8", this.startLineEnd, headerEnd);
-      const lines = text.split("\r\n");
+      let text = buf.toString("utf8", this.startLineEnd, headerEnd);
       // "Content-Type: x CRLF CRLF -------" (an empty body without its CRLF) leaves an empty
       // last line: read it as an empty body rather than reject a harmless sender slip.
-      if (lines.length > 1 && lines[lines.length - 1] === "" && bodyStart < 0) {
-        lines.pop();
+      if (bodyStart < 0 && text.endsWith("\r\n")) {
+        text = text.slice(0, -2);
         bodyStart = contentEnd;
       }
-      for (const line of lines) {
-        const colon = line.indexOf(":");
-        const name = colon < 0 ? "" : line.slice(0, colon).trim();
-        if (!HEADER_NAME.test(name)) {
-          return withStart(nonFatal("bad-header", `malformed header line: ${JSON.stringify(line.slice(0, 80))}`), cur, headers);
-        }
-        headers.push([canonicalMsrpHeaderName(name), line.slice(colon + 1).trim()]);
-      }
+      const problem = parseHeaderLines(text, headers);
+      if (problem) return withStart(problem, cur, headers);
     }
     let body = EMPTY;
     if (bodyStart >= 0 && contentEnd > bodyStart) {
@@ -336,6 +527,120 @@ export class MsrpFramer {
     // Keep a view only when it is a good part of its backing store; copy small bodies out.
     if (view.length * 4 >= view.buffer.byteLength) return view;
     return Buffer.from(view);
+  }
+}
+
+/** Splits a header block (no trailing CRLF) into `headers`; the error names the first bad line. */
+function parseHeaderLines(text: string, headers: MsrpHeaderList): MsrpParseError | undefined {
+  for (const line of text.split("\r\n")) {
+    const colon = line.indexOf(":");
+    const name = colon < 0 ? "" : line.slice(0, colon).trim();
+    if (!HEADER_NAME.test(name)) return nonFatal("bad-header", `malformed header line: ${JSON.stringify(line.slice(0, 80))}`);
+    headers.push([canonicalMsrpHeaderName(name), line.slice(colon + 1).trim()]);
+  }
+  return undefined;
+}
+
+/**
+ * The first valid end-line (needle, flag, CRLF) starting at or after `scanFrom` in `data`, or
+ * `end: -1` and `safe`: the first position (≥ pos) that might still start one once more bytes
+ * come; every byte before it is body.
+ */
+function scanEndLine(
+  data: Buffer,
+  pos: number,
+  scanFrom: number,
+  needle: Buffer,
+): { end: number; flag: ContinuationFlag; safe: number } {
+  const nl = needle.length;
+  let from = scanFrom;
+  for (;;) {
+    const p = data.indexOf(needle, from);
+    if (p < 0) break;
+    if (p + nl + 3 > data.length) return { end: -1, flag: "$", safe: p };
+    const flag = flagOf(data[p + nl]);
+    if (flag !== undefined && data[p + nl + 1] === CR && data[p + nl + 2] === LF) return { end: p, flag, safe: p };
+    from = p + 1;
+  }
+  // A proper prefix of the needle at the very end may be completed by the next read.
+  for (let i = Math.max(scanFrom, data.length - nl + 1); i < data.length; i++) {
+    if (data[i] === CR && isPrefixAt(data, i, needle)) return { end: -1, flag: "$", safe: Math.max(i, pos) };
+  }
+  return { end: -1, flag: "$", safe: data.length };
+}
+
+function isPrefixAt(data: Buffer, at: number, needle: Buffer): boolean {
+  for (let i = at, j = 0; i < data.length; i++, j++) {
+    if (data[i] !== needle[j]) return false;
+  }
+  return true;
+}
+
+/** Whole messages out of a TCP byte stream; see the module comment. */
+export class MsrpFramer {
+  private readonly core: FramerCore;
+
+  constructor(opts: MsrpFramerOptions = {}) {
+    this.core = new FramerCore(opts, false);
+  }
+
+  /** Bytes held for a message not yet complete. */
+  get bufferedBytes(): number {
+    return this.core.bufferedBytes;
+  }
+
+  /** True after a fatal error: the stream is given up and pushes are ignored. */
+  get isFailed(): boolean {
+    return this.core.isFailed;
+  }
+
+  /**
+   * Feeds the next bytes of the stream; returns the messages (and errors) they complete, in order.
+   * The framer keeps `chunk` (bodies may be views of it): do not reuse or modify it afterwards,
+   * which holds for the fresh Buffers of a socket's 'data' events.
+   */
+  push(chunk: Buffer): MsrpFrame[] {
+    const out: MsrpStreamEvent[] = [];
+    this.core.push(chunk, out);
+    // Without streaming the core emits whole frames only.
+    return out as MsrpFrame[];
+  }
+}
+
+/**
+ * The cut-through framer for relays: like MsrpFramer, except that a request whose end-line is
+ * not in the bytes at hand comes out as head, body segments (views of the pushed reads) and end,
+ * as soon as each part is known; see the module comment.
+ */
+export class MsrpStreamFramer {
+  private readonly core: FramerCore;
+
+  constructor(opts: MsrpFramerOptions = {}) {
+    this.core = new FramerCore(opts, true);
+  }
+
+  /** Bytes held: a message not yet streamable (start line, headers) or a held-back end-line prefix. */
+  get bufferedBytes(): number {
+    return this.core.bufferedBytes;
+  }
+
+  get isFailed(): boolean {
+    return this.core.isFailed;
+  }
+
+  /** True between a `head` and its `end`. */
+  get inBody(): boolean {
+    return this.core.streamingBody;
+  }
+
+  /**
+   * Feeds the next bytes; returns the events they complete, in order. As with MsrpFramer, the
+   * framer may hand out views of `chunk`: do not reuse or modify it afterwards.
+   */
+  push(chunk: Buffer): MsrpStreamEvent[] {
+    const out: MsrpStreamEvent[] = [];
+    this.core.push(chunk, out);
+    return out;
   }
 }
 

@@ -8,6 +8,7 @@ export * from "./byte-range.js";
 export * from "./uri.js";
 export * from "./transaction-id.js";
 export * from "./framer.js";
+export * from "./chunk-stream.js";
 export * from "./serializer.js";
 export * from "./response.js";
 export * from "./chunker.js";

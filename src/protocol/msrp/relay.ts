@@ -18,12 +18,20 @@
  * strips Success-Report and itself confirms a message to its sender once the last chunk was
  * answered 200 by the far leg (chunks of a message are assumed in order, as our senders send them).
  *
+ * Cut-through: a chunk whose body is still arriving is forwarded as it comes (its head at once,
+ * then its body read by read, then the end-line; MsrpSession.openForward) instead of being
+ * collected first; the sender's 200 (hop-by-hop) goes out when its end-line was read. A chunk the
+ * far leg cannot take that way right now (not bound yet, its connection busy with another such
+ * chunk, its message already refused), and every chunk in end-to-end mode (answered with the far
+ * leg's status, so there is nothing to gain), is collected and relayed whole.
+ *
  * Flow control: when the far leg's connection is congested, the near leg's connection stops
  * being read until it drains, so a fast sender cannot fill the relay's memory.
  */
 import { type ByteRange, parseByteRange } from "./byte-range.js";
-import { getFailureReport, getMsrpHeader, getSuccessReport } from "./message.js";
-import type { MsrpIncomingChunk, MsrpIncomingReport, MsrpSession } from "./session.js";
+import type { MsrpBodySink } from "./connection.js";
+import { type ContinuationFlag, getFailureReport, getMsrpHeader, getSuccessReport, type MsrpRequest } from "./message.js";
+import type { MsrpChunkResult, MsrpIncomingChunk, MsrpIncomingReport, MsrpSession } from "./session.js";
 
 export interface MsrpBridgeOptions {
   responses?: "hop-by-hop" | "end-to-end";
@@ -57,6 +65,7 @@ class Direction {
   private readonly refused = new Map<string, number>();
   private holding = false;
   readonly onChunk = (chunk: MsrpIncomingChunk): void => this.relay(chunk);
+  readonly onChunkStream = (chunk: MsrpIncomingChunk): MsrpBodySink | undefined => this.relayStream(chunk);
 
   constructor(
     private readonly from: MsrpSession,
@@ -70,6 +79,51 @@ class Direction {
       this.holding = false;
       this.from.releaseReading();
     }
+  }
+
+  /** A chunk still arriving: forwarded cut-through when the far leg takes it now, else undefined (relayed whole). */
+  private relayStream(chunk: MsrpIncomingChunk): MsrpBodySink | undefined {
+    if (this.endToEnd) return undefined;
+    const head = chunk.request;
+    const messageId = chunk.messageId;
+    if (messageId !== undefined && this.refused.has(messageId)) return undefined;
+    let bytes = 0;
+    let flag: ContinuationFlag | undefined;
+    let result: MsrpChunkResult | undefined;
+    let settled = false;
+    const settle = (): void => {
+      if (settled || flag === undefined || result === undefined) return;
+      settled = true;
+      this.forwarded(chunk, head, messageId, result, flag, bytes, false);
+    };
+    const fwd = this.to.openForward(
+      head,
+      (r) => {
+        result = r;
+        settle();
+      },
+      { stripSuccessReport: !this.passReports },
+    );
+    if (!fwd) return undefined;
+    this.stats.chunks++;
+    return {
+      data: (data) => {
+        bytes += data.length;
+        this.stats.bytes += data.length;
+        if (!fwd.write(data)) this.hold();
+      },
+      end: (f) => {
+        flag = f;
+        fwd.end(f);
+        chunk.respond(200);
+        settle();
+      },
+      abort: () => {
+        flag = "#";
+        fwd.abort();
+        settle();
+      },
+    };
   }
 
   private relay(chunk: MsrpIncomingChunk): void {
@@ -91,36 +145,51 @@ class Direction {
     }
     this.stats.chunks++;
     this.stats.bytes += req.body.length;
-    const confirmLast = !this.passReports && req.flag === "$" && getSuccessReport(req);
     const forwarded = this.to.forwardChunk(req, { stripSuccessReport: !this.passReports });
     if (!this.endToEnd) chunk.respond(200);
-    void forwarded.then((r) => {
-      const ok = r.status >= 200 && r.status < 300;
-      if (this.endToEnd) chunk.respond(ok ? r.status : r.status === 0 ? 481 : r.status, r.comment);
-      if (ok) {
-        if (confirmLast && messageId !== undefined) this.confirm(chunk, messageId);
-        return;
-      }
-      this.stats.failedChunks++;
-      if (this.endToEnd || messageId === undefined) return;
-      const status = r.status === 0 ? 481 : r.status;
-      if (req.flag === "+") this.remember(messageId, status);
-      if (getFailureReport(req) === "yes") {
-        this.from.sendReport({ messageId, status, byteRange: rangeOf(chunk) });
-      }
-    });
-    if (!this.holding && this.to.congested) {
-      this.holding = true;
-      this.stats.pauses++;
-      this.from.holdReading();
-      void this.to.waitDrain().then(() => this.release());
+    void forwarded.then((r) => this.forwarded(chunk, req, messageId, r, req.flag, req.body.length, this.endToEnd));
+    if (this.to.congested) this.hold();
+  }
+
+  /** The far leg's answer to a forwarded chunk of `bodyBytes` bytes. */
+  private forwarded(
+    chunk: MsrpIncomingChunk,
+    req: MsrpRequest,
+    messageId: string | undefined,
+    r: MsrpChunkResult,
+    flag: ContinuationFlag,
+    bodyBytes: number,
+    endToEnd: boolean,
+  ): void {
+    const ok = r.status >= 200 && r.status < 300;
+    if (endToEnd) chunk.respond(ok ? r.status : r.status === 0 ? 481 : r.status, r.comment);
+    if (ok) {
+      const confirmLast = !this.passReports && flag === "$" && getSuccessReport(req);
+      if (confirmLast && messageId !== undefined) this.confirm(req, bodyBytes, messageId);
+      return;
+    }
+    this.stats.failedChunks++;
+    if (endToEnd || messageId === undefined) return;
+    const status = r.status === 0 ? 481 : r.status;
+    if (flag === "+") this.remember(messageId, status);
+    if (getFailureReport(req) === "yes") {
+      this.from.sendReport({ messageId, status, byteRange: rangeOf(req, bodyBytes) });
     }
   }
 
+  /** Stops reading the near leg until the far leg's connection drained. */
+  private hold(): void {
+    if (this.holding) return;
+    this.holding = true;
+    this.stats.pauses++;
+    this.from.holdReading();
+    void this.to.waitDrain().then(() => this.release());
+  }
+
   /** Per-leg reports: the relay, as the sender's peer, confirms the whole message. */
-  private confirm(chunk: MsrpIncomingChunk, messageId: string): void {
-    const r = rangeOf(chunk);
-    const total = r.total !== "*" ? r.total : r.end !== "*" ? r.end : chunk.request.body.length + r.start - 1;
+  private confirm(req: MsrpRequest, bodyBytes: number, messageId: string): void {
+    const r = rangeOf(req, bodyBytes);
+    const total = r.total !== "*" ? r.total : r.end !== "*" ? r.end : bodyBytes + r.start - 1;
     this.from.sendReport({ messageId, status: 200, byteRange: { start: 1, end: total, total } });
   }
 
@@ -130,10 +199,10 @@ class Direction {
   }
 }
 
-function rangeOf(chunk: MsrpIncomingChunk): ByteRange {
-  const text = getMsrpHeader(chunk.request, "Byte-Range");
+/** The range a chunk of `len` body bytes really covered (a chunk may be cut short). */
+function rangeOf(req: MsrpRequest, len: number): ByteRange {
+  const text = getMsrpHeader(req, "Byte-Range");
   const parsed = text !== undefined ? parseByteRange(text) : null;
-  const len = chunk.request.body.length;
   if (!parsed) return { start: 1, end: len, total: "*" };
   return { start: parsed.start, end: parsed.start + len - 1, total: parsed.total };
 }
@@ -146,6 +215,8 @@ export function bridgeMsrpSessions(a: MsrpSession, b: MsrpSession, opts: MsrpBri
   const ba = new Direction(b, a, endToEnd, passReports);
   a.setChunkHandler(ab.onChunk);
   b.setChunkHandler(ba.onChunk);
+  a.setChunkStreamHandler(ab.onChunkStream);
+  b.setChunkStreamHandler(ba.onChunkStream);
   // A REPORT arriving on b is about a message that went a → b: it goes back on a (and vice versa).
   const onReportB = reportTo(a, passReports, ab.stats);
   const onReportA = reportTo(b, passReports, ba.stats);
@@ -160,6 +231,8 @@ export function bridgeMsrpSessions(a: MsrpSession, b: MsrpSession, opts: MsrpBri
       closed = true;
       a.setChunkHandler(undefined);
       b.setChunkHandler(undefined);
+      a.setChunkStreamHandler(undefined);
+      b.setChunkStreamHandler(undefined);
       a.off("report", onReportA);
       b.off("report", onReportB);
       ab.release();

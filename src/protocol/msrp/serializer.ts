@@ -6,15 +6,39 @@
  * end-line is absent from the body; `pickTransactionId` in transaction-id.ts does that when the
  * request is made.
  */
-import { getMsrpHeader, type MsrpMessage } from "./message.js";
+import { type ContinuationFlag, getMsrpHeader, type MsrpMessage, type MsrpRequest } from "./message.js";
 
 const CRLF = "\r\n";
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The wire form as [head, body, tail] so large bodies can go to `socket.write` / writev without
  * being copied; `body` is the message's own Buffer (empty when there is none).
  */
 export function serializeMsrpParts(m: MsrpMessage): [head: Buffer, body: Buffer, tail: Buffer] {
+  const body = m.kind === "request" ? m.body : EMPTY;
+  const [head, hasBodySection] = headText(m, m.kind === "request" && body.length > 0);
+  const flag = m.kind === "request" ? m.flag : "$";
+  const tail = `${hasBodySection ? CRLF : ""}-------${m.tid}${flag}${CRLF}`;
+  return [Buffer.from(head, "utf8"), body, Buffer.from(tail, "latin1")];
+}
+
+/**
+ * The head of a request whose body follows separately (a relay streaming a chunk it is still
+ * receiving): start line, headers and the blank line, always with a body section. The body goes
+ * after it, then `msrpEndLine`.
+ */
+export function serializeMsrpStreamHead(m: MsrpRequest): Buffer {
+  return Buffer.from(headText(m, true)[0], "utf8");
+}
+
+/** CRLF and the end-line that close a streamed body. */
+export function msrpEndLine(tid: string, flag: ContinuationFlag): Buffer {
+  return Buffer.from(`${CRLF}-------${tid}${flag}${CRLF}`, "latin1");
+}
+
+/** Start line and headers (and the blank line when there is a body section), and whether there is one. */
+function headText(m: MsrpMessage, forceBodySection: boolean): [string, boolean] {
   let head =
     m.kind === "request"
       ? `MSRP ${m.tid} ${m.method}${CRLF}`
@@ -33,15 +57,12 @@ export function serializeMsrpParts(m: MsrpMessage): [head: Buffer, body: Buffer,
     }
     head += `${name}: ${value}${CRLF}`;
   }
-  const body = m.kind === "request" ? m.body : Buffer.alloc(0);
-  const hasBodySection = m.kind === "request" && (body.length > 0 || contentType !== undefined);
+  const hasBodySection = m.kind === "request" && (forceBodySection || contentType !== undefined);
   if (hasBodySection) {
     if (contentType !== undefined) head += `Content-Type: ${contentType}${CRLF}`;
     head += CRLF;
   }
-  const flag = m.kind === "request" ? m.flag : "$";
-  const tail = `${hasBodySection ? CRLF : ""}-------${m.tid}${flag}${CRLF}`;
-  return [Buffer.from(head, "utf8"), body, Buffer.from(tail, "latin1")];
+  return [head, hasBodySection];
 }
 
 export function serializeMsrp(m: MsrpMessage): Buffer {

@@ -28,8 +28,9 @@ import { EventEmitter } from "node:events";
 import type { Clock, TimerHandle } from "../../time/clock.js";
 import { type ByteRange, parseByteRange, parseStatusHeader } from "./byte-range.js";
 import { ChunkerError, chunkBody, chunkMessage, type ChunkHeaderOptions } from "./chunker.js";
-import type { MsrpConnection, MsrpTransaction, TransactionResult } from "./connection.js";
+import type { MsrpBodySink, MsrpConnection, MsrpTransaction, TransactionResult } from "./connection.js";
 import {
+  type ContinuationFlag,
   type FailureReport,
   formatPath,
   getFailureReport,
@@ -211,6 +212,23 @@ export class MsrpIncomingChunk {
 
 export type MsrpChunkHandler = (chunk: MsrpIncomingChunk) => void;
 
+/**
+ * Cut-through relays: offered every SEND whose body is still arriving, as a chunk whose request
+ * is the head (empty body, flag `+`). Return a sink to take the body as it comes (and answer the
+ * chunk, typically at its end), or undefined to get the chunk whole through the chunk handler.
+ */
+export type MsrpChunkStreamHandler = (chunk: MsrpIncomingChunk) => MsrpBodySink | undefined;
+
+/** A chunk being forwarded cut-through on a leg (see MsrpSession.openForward). */
+export interface MsrpForwardStream {
+  /** Passes body bytes on; false when the leg is congested (hold the source until waitDrain()). */
+  write(data: Buffer): boolean;
+  /** The end-line with the chunk's flag. */
+  end(flag: ContinuationFlag): void;
+  /** Ends the chunk as aborted (`#`): its source went away. */
+  abort(): void;
+}
+
 /** State of one send() in progress. */
 interface Outgoing {
   messageId: string;
@@ -261,7 +279,10 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
   private readonly keepBodies: boolean;
   private reassembler: MsrpReassembler | undefined;
   private chunkHandler: MsrpChunkHandler | undefined;
+  private chunkStreamHandler: MsrpChunkStreamHandler | undefined;
   private readonly inflight = new Set<MsrpTransaction>();
+  /** Chunks being forwarded cut-through on this leg, until their result: how to cancel each. */
+  private readonly forwards = new Set<() => void>();
   private readonly outgoing = new Map<string, Outgoing>();
   private connectTimer: TimerHandle | undefined;
   private readonly boundPromise: Promise<void>;
@@ -385,6 +406,19 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     this.chunkHandler = handler;
   }
 
+  /**
+   * Cut-through for relays, beside the chunk handler: see MsrpChunkStreamHandler. Chunks the
+   * stream handler declines, and chunks that arrive whole, still go to the chunk handler.
+   */
+  setChunkStreamHandler(handler: MsrpChunkStreamHandler | undefined): void {
+    this.chunkStreamHandler = handler;
+  }
+
+  /** True when a SEND head arriving now may be streamed to the chunk stream handler. */
+  get takesChunkStreams(): boolean {
+    return this.chunkStreamHandler !== undefined && this.chunkHandler !== undefined && this.stateValue !== "closed";
+  }
+
   /** Sends one message; see the module comment. Resolves (never rejects) with the outcome. */
   async send(body: MsrpSendBody, opts: MsrpSendOptions): Promise<MsrpSendResult> {
     const startNs = this.clock.nowNs();
@@ -504,6 +538,74 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     });
   }
 
+  /**
+   * Forwards a SEND chunk cut-through onto this leg while its body is still arriving: the head
+   * (new tid, this leg's To-Path/From-Path, the other headers kept) goes out now, the body as the
+   * returned stream is fed. Undefined when the leg cannot take it now (not bound yet, or its
+   * connection is writing another such chunk): forward the whole chunk with forwardChunk()
+   * instead. `onResult` gets the leg's answer once the chunk ended (200 at once when no answer is
+   * expected: Failure-Report no/partial).
+   */
+  openForward(
+    head: MsrpRequest,
+    onResult: (r: MsrpChunkResult) => void,
+    opts: { stripSuccessReport?: boolean; transactionTimeoutMs?: number; nextTid?: () => string } = {},
+  ): MsrpForwardStream | undefined {
+    const conn = this.conn;
+    if (this.stateValue !== "bound" || !conn || conn.streaming || conn.closed) return undefined;
+    const headers: MsrpHeaderList = [
+      ["To-Path", formatPath(this.remote!)],
+      ["From-Path", this.localUri],
+    ];
+    for (const h of head.headers) {
+      const name = h[0];
+      if (name === "To-Path" || name === "From-Path") continue;
+      if (opts.stripSuccessReport && name === "Success-Report") continue;
+      headers.push(h);
+    }
+    const req: MsrpRequest = { kind: "request", tid: randomTransactionId(), method: "SEND", headers, body: head.body, flag: "+" };
+    const answered = getFailureReport(head) === "yes";
+    let settled = false;
+    const report = (r: MsrpChunkResult): void => {
+      if (settled) return;
+      settled = true;
+      this.forwards.delete(cancel);
+      onResult(r);
+    };
+    const cancel = (): void => {
+      stream?.cancel();
+      report({
+        status: 0,
+        answered: false,
+        latencyUs: 0,
+        error: new MsrpSessionError("msrp-session-closed", "the MSRP session closed"),
+      });
+    };
+    const stream = conn.openStream(
+      req,
+      opts.transactionTimeoutMs ?? this.transactionTimeoutMs,
+      answered ? (r, t) => report(chunkResult(r, t)) : undefined,
+      opts.nextTid,
+    );
+    if (!stream) return undefined;
+    // Closing the session ends the chunk (`#`) and cancels its transactions (terminate()).
+    this.forwards.add(cancel);
+    return {
+      write: (data) => {
+        this.bytesSent += data.length;
+        return stream.write(data);
+      },
+      end: (flag) => {
+        stream.end(flag);
+        if (!answered) report({ status: 200, answered: false, latencyUs: 0 });
+      },
+      abort: () => {
+        stream.abort();
+        if (!answered) report({ status: 0, answered: false, latencyUs: 0 });
+      },
+    };
+  }
+
   /** Sends a REPORT on this leg (e.g. a relay passing the far end's REPORT back, or a failure report). */
   sendReport(opts: { messageId: string; status: number; byteRange: ByteRange; reason?: string }): boolean {
     if (this.stateValue !== "bound" || !this.remote) return false;
@@ -598,6 +700,25 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       default:
         respond(conn, req, 501, this.localUri);
     }
+  }
+
+  /**
+   * @internal A SEND head routed to this (bound) session by the endpoint: a sink when the chunk
+   * stream handler takes it, undefined to have the request collected and delivered whole.
+   */
+  handleRequestHead(head: MsrpRequest, conn: MsrpConnection): MsrpBodySink | undefined {
+    const handler = this.chunkStreamHandler;
+    if (!handler || !this.chunkHandler || this.stateValue === "closed" || head.method !== "SEND") return undefined;
+    const sink = handler(new MsrpIncomingChunk(this, head, conn, this.clock.nowNs()));
+    if (!sink) return undefined;
+    return {
+      data: (bytes) => {
+        this.bytesReceived += bytes.length;
+        sink.data(bytes);
+      },
+      end: (flag) => sink.end(flag),
+      abort: () => sink.abort(),
+    };
   }
 
   // ---- internals ----------------------------------------------------------------------------
@@ -854,6 +975,8 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     const conn = this.conn;
     for (const tx of [...this.inflight]) conn?.cancel(tx);
     this.inflight.clear();
+    for (const cancel of [...this.forwards]) cancel();
+    this.forwards.clear();
     const closedError = error ?? new MsrpSessionError("msrp-session-closed", "the MSRP session was closed");
     for (const out of [...this.outgoing.values()]) this.settle(out, closedError);
     this.reassembler?.clear();

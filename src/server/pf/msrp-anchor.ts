@@ -17,6 +17,11 @@
  * - Success reports are end to end **[choice]**: Success-Report travels with the chunks and the far
  *   client's REPORT is passed back to the sender, so a sender's "delivered" means the recipient has
  *   the message, not merely the PF.
+ * - Cut-through: a chunk whose body is still arriving is not buffered. Its head goes out on the
+ *   far leg at once (MsrpSession.openForward) and its body follows read by read as views of the
+ *   socket reads, then the end-line; the sender's 200 goes out when the end-line was read. When
+ *   that cannot be done (the far leg not bound yet, or its connection busy writing another such
+ *   chunk, or the message already refused) the chunk is collected and relayed whole as above.
  * - Flow control: when the far leg's connection is congested, the near leg's connection is not
  *   read until it drains.
  *
@@ -25,7 +30,8 @@
  */
 import { type ByteRange, parseByteRange } from "../../protocol/msrp/byte-range.js";
 import type { MsrpEndpoint } from "../../protocol/msrp/endpoint.js";
-import { getFailureReport, getMsrpHeader } from "../../protocol/msrp/message.js";
+import type { MsrpBodySink } from "../../protocol/msrp/connection.js";
+import { type ContinuationFlag, getFailureReport, getMsrpHeader, type MsrpRequest } from "../../protocol/msrp/message.js";
 import type { MsrpIncomingChunk, MsrpIncomingReport, MsrpSession, MsrpSessionCloseInfo } from "../../protocol/msrp/session.js";
 
 export type LegIndex = 0 | 1;
@@ -195,6 +201,14 @@ export class MsrpAnchor {
         chunk.respond(500);
       }
     });
+    session.setChunkStreamHandler((chunk) => {
+      try {
+        return this.relayStream(leg, chunk);
+      } catch {
+        // Declined: the chunk is collected and goes through the handler above.
+        return undefined;
+      }
+    });
     session.on("report", (report) => {
       try {
         this.passReport(leg, report);
@@ -239,39 +253,96 @@ export class MsrpAnchor {
     void target
       .forwardChunk(req)
       .catch(() => ({ status: 0 }))
-      .then((r) => this.forwarded(near, chunk, messageId, r.status))
+      .then((r) => this.forwarded(near, req, messageId, r.status, req.flag, req.body.length))
       .catch(() => {});
-    if (!near.holding && target.congested) {
-      near.holding = true;
-      const source = near.session;
-      source.holdReading();
-      void target
-        .waitDrain()
-        .then(() => {
-          if (near.holding && near.session === source) {
-            near.holding = false;
-            source.releaseReading();
-          }
-        })
-        .catch(() => {});
-    }
+    if (target.congested) this.hold(near, target);
+  }
+
+  /**
+   * A chunk whose body is still arriving: forwarded cut-through when the far leg can take it now,
+   * else undefined (collected, then relayed whole by relay()).
+   */
+  private relayStream(from: LegIndex, chunk: MsrpIncomingChunk): MsrpBodySink | undefined {
+    if (this.closed) return undefined;
+    const head = chunk.request;
+    const near = this.legs[from];
+    const messageId = chunk.messageId;
+    if (messageId !== undefined && near.refused?.has(messageId)) return undefined;
+    const target = this.legs[from === 0 ? 1 : 0].session;
+    let bytes = 0;
+    let flag: ContinuationFlag | undefined;
+    let answer: number | undefined;
+    let settled = false;
+    const settle = (): void => {
+      if (settled || flag === undefined || answer === undefined) return;
+      settled = true;
+      this.forwarded(near, head, messageId, answer, flag, bytes);
+    };
+    const fwd = target.openForward(head, (r) => {
+      answer = r.status;
+      settle();
+    });
+    if (!fwd) return undefined;
+    this.counters.chunks++;
+    near.inFlight++;
+    return {
+      data: (data) => {
+        bytes += data.length;
+        this.counters.bytes += data.length;
+        if (!fwd.write(data)) this.hold(near, target);
+      },
+      end: (f) => {
+        flag = f;
+        fwd.end(f);
+        chunk.respond(200);
+        settle();
+      },
+      abort: () => {
+        flag = "#";
+        fwd.abort();
+        settle();
+      },
+    };
+  }
+
+  /** Stops reading the near leg until the far leg's connection drained. */
+  private hold(near: Leg, target: MsrpSession): void {
+    if (near.holding) return;
+    near.holding = true;
+    const source = near.session;
+    source.holdReading();
+    void target
+      .waitDrain()
+      .then(() => {
+        if (near.holding && near.session === source) {
+          near.holding = false;
+          source.releaseReading();
+        }
+      })
+      .catch(() => {});
   }
 
   /** The far leg's answer to a forwarded chunk (status 0: it could not be sent). */
-  private forwarded(near: Leg, chunk: MsrpIncomingChunk, messageId: string | undefined, answer: number): void {
+  private forwarded(
+    near: Leg,
+    req: MsrpRequest,
+    messageId: string | undefined,
+    answer: number,
+    flag: ContinuationFlag,
+    bodyBytes: number,
+  ): void {
     near.inFlight--;
     if (this.inFlight === 0) this.wakeIdle();
     if (answer >= 200 && answer < 300) return;
     this.counters.failedChunks++;
     if (messageId === undefined || this.closed) return;
-    const req = chunk.request;
     const status = answer === 0 ? 481 : answer;
-    if (req.flag === "+") {
+    if (flag === "+") {
       near.refused ??= new Map();
       near.refused.set(messageId, status);
       if (near.refused.size > REFUSED_MEMORY) near.refused.delete(near.refused.keys().next().value!);
     }
-    if (getFailureReport(req) === "yes") near.session.sendReport({ messageId, status, byteRange: rangeOf(chunk) });
+    if (getFailureReport(req) === "yes") near.session.sendReport({ messageId, status, byteRange: rangeOf(req, bodyBytes) });
   }
 
   /** A REPORT arriving on one leg is about a message that came from the other: pass it back. */
@@ -293,10 +364,10 @@ export class MsrpAnchor {
   }
 }
 
-function rangeOf(chunk: MsrpIncomingChunk): ByteRange {
-  const text = getMsrpHeader(chunk.request, "Byte-Range");
+/** The range a chunk of `len` body bytes really covered (a chunk may be cut short). */
+function rangeOf(req: MsrpRequest, len: number): ByteRange {
+  const text = getMsrpHeader(req, "Byte-Range");
   const parsed = text !== undefined ? parseByteRange(text) : null;
-  const len = chunk.request.body.length;
   if (!parsed) return { start: 1, end: len, total: "*" };
   return { start: parsed.start, end: parsed.start + len - 1, total: parsed.total };
 }

@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
   bridgeMsrpSessions,
+  createBindSend,
   type MsrpBridgeOptions,
   type MsrpEndpoint,
+  type MsrpEndpointOptions,
   type MsrpSession,
   type MsrpSessionOptions,
 } from "../../../src/protocol/msrp/index.js";
-import { collectMessages, EndpointSet, nextMessage, randomBytes } from "./support/msrp-peers.js";
+import { collectMessages, EndpointSet, nextMessage, randomBytes, RawPeer } from "./support/msrp-peers.js";
 
 const endpoints = new EndpointSet();
 afterEach(() => endpoints.closeAll());
@@ -16,10 +18,10 @@ afterEach(() => endpoints.closeAll());
  * connects (active) to the receiver's passive session; the bridge relays between A and B.
  */
 async function relayChain(
-  opts: { bridge?: MsrpBridgeOptions; receiver?: Partial<MsrpSessionOptions> } = {},
+  opts: { bridge?: MsrpBridgeOptions; receiver?: Partial<MsrpSessionOptions>; relay?: MsrpEndpointOptions } = {},
 ): Promise<{ sender: MsrpSession; receiver: MsrpSession; legA: MsrpSession; legB: MsrpSession; relay: MsrpEndpoint; bridge: ReturnType<typeof bridgeMsrpSessions> }> {
   const senderEp = await endpoints.create();
-  const relay = await endpoints.create();
+  const relay = await endpoints.create(opts.relay);
   const receiverEp = await endpoints.create();
   const receiver = receiverEp.createSession({ ...opts.receiver, setup: "passive" });
   const legA = relay.createSession({ setup: "passive" });
@@ -53,7 +55,8 @@ describe("MSRP relay between two sessions (chunk by chunk)", () => {
   });
 
   it("relays a 50 MB message in 64 KB chunks without reassembling it in the relay", async () => {
-    const { sender, receiver, bridge, legA } = await relayChain();
+    // A 16 KiB write high-water mark at the relay: every chunk passed on congests the far socket.
+    const { sender, receiver, bridge, legA } = await relayChain({ relay: { socketHighWaterMark: 16 * 1024 } });
     const body = randomBytes(50 * 1024 * 1024, 13);
     const got = nextMessage(receiver);
     const relayed = collectMessages(legA);
@@ -64,6 +67,7 @@ describe("MSRP relay between two sessions (chunk by chunk)", () => {
     expect(relayed).toHaveLength(0); // the relay leg never assembled a message
     // Each 64 KB chunk outgrows the far socket's high-water mark: reading the near leg paused.
     expect(bridge.aToB.pauses).toBeGreaterThan(0);
+    expect(legA.connection?.socket.isPaused()).toBe(false);
   });
 
   it("keeps interleaved messages apart", async () => {
@@ -145,6 +149,111 @@ describe("MSRP relay between two sessions (chunk by chunk)", () => {
     const got = nextMessage(legA);
     expect((await sender.send("to the relay itself", { contentType: "text/plain" })).ok).toBe(true);
     expect((await got).body.toString()).toBe("to the relay itself");
+  });
+});
+
+const RAW_FROM = "msrp://127.0.0.1:9/rawsender1;tcp";
+
+/**
+ * A hand-driven sender bound to the relay's leg A (so it can stop mid-chunk or vanish), the relay
+ * leg B connected to a passive receiver on `receiverEp` (shared between chains: their leg Bs then
+ * share one connection), and the bridge.
+ */
+async function rawChain(relay: MsrpEndpoint, receiverEp: MsrpEndpoint, n: number) {
+  const receiver = receiverEp.createSession({ setup: "passive", maxMessageBytes: 16 * 1024 * 1024 });
+  const from = RAW_FROM.replace("rawsender1", `rawsender${n}`);
+  const legA = relay.createSession({ setup: "passive", remotePath: [from] });
+  const legB = relay.createSession({ setup: "active" });
+  const bridge = bridgeMsrpSessions(legA, legB);
+  receiver.setRemotePath(legB.localPath);
+  await Promise.all([legB.connect(receiver.localPath), receiver.connect()]);
+  const raw = await RawPeer.connect(relay.address.port);
+  endpoints.onClose(() => raw.destroy());
+  raw.send(createBindSend({ toPath: legA.localPath, fromPath: from, messageId: `bind${n}`, tid: `bindtid${n}x` }));
+  await raw.waitFrames(1);
+  /** The wire of one SEND chunk of `body` from this sender. */
+  const chunk = (tid: string, body: Buffer, messageId: string) =>
+    Buffer.concat([
+      Buffer.from(
+        `MSRP ${tid} SEND\r\nTo-Path: ${legA.localUri}\r\nFrom-Path: ${from}\r\nMessage-ID: ${messageId}\r\n` +
+          `Byte-Range: 1-${body.length}/${body.length}\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      ),
+      body,
+      Buffer.from(`\r\n-------${tid}$\r\n`),
+    ]);
+  return { raw, legA, legB, receiver, bridge, chunk };
+}
+
+describe("MSRP relay cut-through", () => {
+  it("passes a chunk on while it is still arriving, and answers the sender once its end-line came", async () => {
+    const relay = await endpoints.create();
+    const { raw, legB, receiver, bridge, chunk } = await rawChain(relay, await endpoints.create(), 1);
+    const body = randomBytes(1_000_000, 21);
+    const wire = chunk("cutThrough1", body, "ct-1");
+    const got = nextMessage(receiver);
+    raw.sendRaw(wire.subarray(0, 600_000));
+    // Most of the first 600 KB went on before the chunk's end-line even exists.
+    await waitFor(() => legB.bytesSent >= 500_000);
+    expect(raw.frames).toHaveLength(1); // only the binding 200: the chunk is not answered yet
+    raw.sendRaw(wire.subarray(600_000));
+    const m = await got;
+    expect(m.messageId).toBe("ct-1");
+    expect(m.body.equals(body)).toBe(true);
+    const [, ok] = await raw.waitFrames(2);
+    expect(ok!.ok && ok!.message).toMatchObject({ kind: "response", tid: "cutThrough1", status: 200 });
+    expect(bridge.aToB).toMatchObject({ chunks: 1, bytes: body.length, failedChunks: 0 });
+  });
+
+  it("a sender that vanishes mid-chunk: the forwarded chunk ends aborted (#) and the far connection carries on", async () => {
+    const relay = await endpoints.create();
+    const { raw, legA, legB, receiver, chunk } = await rawChain(relay, await endpoints.create(), 2);
+    const wire = chunk("cutThrough2", randomBytes(500_000, 22), "ct-2");
+    const messages = collectMessages(receiver);
+    raw.sendRaw(wire.subarray(0, 300_000));
+    await waitFor(() => legB.bytesSent >= 200_000);
+    raw.destroy();
+    await waitFor(() => legA.closed);
+    // The receiver dropped the aborted message; the next one on the same connection frames fine.
+    const got = nextMessage(receiver);
+    expect((await legB.send("after the abort", { contentType: "text/plain" })).ok).toBe(true);
+    expect((await got).body.toString()).toBe("after the abort");
+    expect(messages.map((m) => m.messageId)).toHaveLength(1);
+    expect(legB.connection?.streaming).toBe(false);
+  });
+
+  it("while one chunk streams on a connection, others relayed onto it go out around it: the open chunk is interrupted and continues", async () => {
+    const relay = await endpoints.create();
+    const receiverEp = await endpoints.create();
+    const one = await rawChain(relay, receiverEp, 3);
+    const two = await rawChain(relay, receiverEp, 4);
+    expect(one.legB.connection).toBe(two.legB.connection);
+    const bodyOne = randomBytes(800_000, 23);
+    const bodyTwo = randomBytes(300_000, 24);
+    const wireOne = one.chunk("cutThrough3", bodyOne, "ct-3");
+    const wireTwo = two.chunk("cutThrough4", bodyTwo, "ct-4");
+    const gotOne = nextMessage(one.receiver);
+    const gotTwo = nextMessage(two.receiver);
+
+    one.raw.sendRaw(wireOne.subarray(0, 400_000));
+    await waitFor(() => one.legB.bytesSent >= 300_000);
+    // Chunk two arrives in two reads, but the shared connection carries chunk one: it is collected
+    // and goes out whole at the end of the turn, in between two pieces of chunk one.
+    two.raw.sendRaw(wireTwo.subarray(0, 100_000));
+    two.raw.sendRaw(wireTwo.subarray(100_000));
+    const m2 = await gotTwo;
+    expect(m2.body.equals(bodyTwo)).toBe(true);
+    expect(m2.chunks).toBe(1);
+    expect(one.legB.connection?.streaming).toBe(true);
+
+    one.raw.sendRaw(wireOne.subarray(400_000));
+    const m1 = await gotOne;
+    expect(m1.body.equals(bodyOne)).toBe(true);
+    expect(m1.chunks).toBeGreaterThanOrEqual(2);
+    expect(one.legB.connection?.streaming).toBe(false);
+    expect(one.bridge.aToB).toMatchObject({ chunks: 1, bytes: bodyOne.length, failedChunks: 0 });
+    // The sender's chunk was answered once, whatever the pieces it became.
+    await one.raw.waitFrames(2);
+    expect(one.raw.frames.map((f) => f.ok && f.message.kind === "response" && f.message.status)).toEqual([200, 200]);
   });
 });
 

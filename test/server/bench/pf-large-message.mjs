@@ -15,6 +15,7 @@
  * Usage: node test/server/bench/pf-large-message.mjs [--mb 50] [--reps 3]
  * Library use: import { runPfLargeMessageBench } from "./pf-large-message.mjs".
  */
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -28,7 +29,13 @@ const MB = 1e6;
 if (!isMainThread) {
   const { createCpmServer } = await import(dist("server/index.js"));
   const server = await createCpmServer({ port: 0, transports: ["tcp"], domain: "bench.test" });
-  parentPort.postMessage({ type: "ready", sip: server.sipAddress.port });
+  let tid = 0;
+  try {
+    tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+  } catch {
+    // not Linux
+  }
+  parentPort.postMessage({ type: "ready", sip: server.sipAddress.port, tid });
   parentPort.on("message", async (m) => {
     if (m === "stats") parentPort.postMessage({ type: "stats", stats: server.stats() });
     if (m === "close") {
@@ -46,10 +53,48 @@ if (!isMainThread) {
   for (const row of r.rows) {
     console.log(
       `${r.mb} MB via the PF: ${row.mbps.toFixed(0)} MB/s (${(row.mbps / r.rawMBps).toFixed(2)}x raw TCP), ` +
-        `${row.chunks} chunks, ${row.cpuMsPerMB.toFixed(2)} CPU-ms/MB (PF + both clients), peak ArrayBuffer memory in flight ${(row.peakExtraBytes / MB).toFixed(1)} MB`,
+        `${row.chunks} chunks, ${row.cpuMsPerMB.toFixed(2)} CPU-ms/MB (PF + both clients), peak ArrayBuffer memory in flight ${(row.peakExtraBytes / MB).toFixed(1)} MB` +
+        (row.cpuMsPerMBByThread
+          ? ` [clients ${row.cpuMsPerMBByThread.main.toFixed(2)}, PF ${row.cpuMsPerMBByThread.pf.toFixed(2)}, other threads ${row.cpuMsPerMBByThread.other.toFixed(2)}]`
+          : ""),
     );
   }
-  console.log(`best: ${r.bestMBps.toFixed(0)} MB/s = ${(r.bestMBps / r.rawMBps).toFixed(2)}x raw TCP (goal >= 0.8x)`);
+  console.log(
+    `best: ${r.bestMBps.toFixed(0)} MB/s = ${(r.bestMBps / r.rawMBps).toFixed(2)}x raw TCP (goal >= 0.8x); ` +
+      `median ${r.medianCpuMsPerMB.toFixed(2)} CPU-ms/MB (after one untimed warm-up message)`,
+  );
+}
+
+/**
+ * CPU ms per thread of this process (/proc/self/task, Linux only): with PF_BENCH_THREADS=1 each
+ * row also says how the CPU splits between the main thread (both clients), the PF's worker thread
+ * and the rest (V8's GC helpers, libuv) — which side is the bottleneck.
+ */
+function threadTimes() {
+  const out = new Map();
+  try {
+    for (const t of readdirSync("/proc/self/task")) {
+      const f = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
+      out.set(Number(t), ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
+    }
+  } catch {
+    // not Linux: no breakdown
+  }
+  return out;
+}
+
+function threadSplit(before, after, workerTid) {
+  let main = 0;
+  let pf = 0;
+  let other = 0;
+  for (const [tid, ms] of after) {
+    const d = ms - (before.get(tid) ?? 0);
+    if (tid === process.pid) main += d;
+    else if (tid === workerTid) pf += d;
+    else other += d;
+  }
+  return { main, pf, other };
 }
 
 async function rawTcp(buf) {
@@ -82,8 +127,12 @@ async function rawTcp(buf) {
   return buf.length / MB / ((t1 - t0) / 1000);
 }
 
-/** `rawTcp: false` skips the raw TCP anchor (msrp-throughput.mjs measures its own anchors). */
-export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64 * 1024, rawTcp: withRaw = true } = {}) {
+/**
+ * `rawTcp: false` skips the raw TCP anchor (msrp-throughput.mjs measures its own anchors).
+ * `warmup`: one untimed message first, so the figures are the steady state of a long run rather
+ * than the JIT and heap warming up (the first 100 MB cost twice the CPU of later ones).
+ */
+export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64 * 1024, rawTcp: withRaw = true, warmup = true } = {}) {
   const { createMsrpEndpoint } = await import(dist("protocol/msrp/index.js"));
   const { SipStreamFramer } = await import(dist("protocol/sip/parser.js"));
   const body = Buffer.alloc(Math.round(mb * MB), 0x61);
@@ -131,7 +180,7 @@ export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64
     `a=accept-types:message/cpim\r\na=path:${path}\r\na=setup:active\r\na=${direction}\r\n`;
   const pathOf = (b) => /a=path:(\S+)/.exec(b.toString("latin1"))[1];
   const rows = [];
-  for (let rep = 0; rep < reps; rep++) {
+  for (let rep = warmup ? -1 : 0; rep < reps; rep++) {
     const a = endpoint.createSession({ setup: "active", connectionGroup: `a${rep}` });
     const b = endpoint.createSession({ setup: "active", connectionGroup: `b${rep}`, keepBodies: false, maxMessageBytes: body.length + 1024 });
     const offer = sdp(a.localPath[0], "sendonly");
@@ -157,20 +206,24 @@ export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64
 
     const base = process.memoryUsage().arrayBuffers;
     let peak = base;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 5);
+    // process.memoryUsage() reads /proc: sampled every 25 ms it costs the clients' thread little.
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 25);
     const got = new Promise((resolve) => b.once("message", () => resolve(performance.now())));
+    const th0 = process.env.PF_BENCH_THREADS ? threadTimes() : undefined;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     const result = await a.send(body, { contentType: "message/cpim", chunkSize });
     const t1 = await got;
     const cpu = process.cpuUsage(c0);
+    const split = th0 ? threadSplit(th0, threadTimes(), ready.tid) : undefined;
     clearInterval(sampler);
-    rows.push({
+    if (rep >= 0) rows.push({
       mbps: body.length / MB / ((t1 - t0) / 1000),
       chunks: result.chunks,
       peakExtraBytes: peak - base,
       // CPU of the whole process (PF thread and both clients) per MB: robust against other load.
       cpuMsPerMB: (cpu.user + cpu.system) / 1000 / (body.length / MB),
+      ...(split ? { cpuMsPerMBByThread: Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v / (body.length / MB)])) } : {}),
     });
     sipA.write(
       `BYE sip:pf@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:${sipA.localPort};branch=z9hG4bKb${rep}\r\nMax-Forwards: 70\r\n` +
@@ -192,5 +245,6 @@ export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64
   sipB.destroy();
   worker.postMessage("close");
   await new Promise((r) => worker.once("exit", r));
-  return { mb, rawMBps, rows, bestMBps: Math.max(...rows.map((r) => r.mbps)) };
+  const cpus = rows.map((r) => r.cpuMsPerMB).sort((x, y) => x - y);
+  return { mb, rawMBps, rows, bestMBps: Math.max(...rows.map((r) => r.mbps)), medianCpuMsPerMB: cpus[Math.floor(cpus.length / 2)] };
 }

@@ -1,0 +1,205 @@
+/**
+ * The wire side of a chunk a relay forwards while it is still receiving it (cut-through, RFC 4976
+ * relays; see MsrpStreamFramer for the receiving side).
+ *
+ * The difficulty: a sender picks a tid whose end-line does not occur in the chunk's body (RFC 4975
+ * §7.1), but a relay writes the head, and so commits to a tid, before it has seen the body. So the
+ * writer scans every body byte it passes on for its own `CRLF -------<tid>`, across segment
+ * boundaries, and if it ever occurs it interrupts the chunk the way RFC 4975 §7.1.1 allows: the
+ * piece ends with `+` just after the first byte of the occurrence (so the piece never holds it
+ * whole, and no end-line can be read earlier than the real one, since CR occurs in the needle only
+ * at its start), and the rest continues in a new piece with a fresh tid and a Byte-Range starting
+ * where the previous piece stopped; the last piece carries the original flag. Receivers take a
+ * piece's real end from its body length. With 16 random base-62 characters per tid this never
+ * happens by chance, but the relay cannot vouch for bodies it has not seen.
+ *
+ * The same mechanism lets the connection put other messages on the wire while such a chunk is
+ * open (RFC 4975 chunking exists for exactly that): `interrupt()` ends the current piece with `+`
+ * and the next bytes (or the end) start a continuation piece.
+ *
+ * Pure: it turns body segments into the byte pieces to write (views of the segments, never copies,
+ * apart from the few bytes kept to find an occurrence across segments); the connection writes
+ * them and keeps one transaction per piece head.
+ */
+import { formatByteRange, parseByteRange } from "./byte-range.js";
+import type { ContinuationFlag, MsrpHeaderList, MsrpRequest } from "./message.js";
+import { msrpEndLine, serializeMsrpStreamHead } from "./serializer.js";
+import { randomTransactionId } from "./transaction-id.js";
+
+export type ChunkWireOp =
+  /** A piece starts: write `bytes`; a transaction for `tid` begins here. */
+  | { op: "head"; tid: string; bytes: Buffer }
+  | { op: "body"; bytes: Buffer }
+  /** A piece ends (`+` for an interruption, the chunk's own flag at the end). */
+  | { op: "end"; tid: string; flag: ContinuationFlag; bytes: Buffer };
+
+const CR = 0x0d;
+const EMPTY = Buffer.alloc(0);
+const CRLF = Buffer.from("\r\n", "latin1");
+const DASHES = "\r\n-------";
+
+export class OutboundChunkWriter {
+  private tid: string;
+  private needle: Buffer;
+  /**
+   * The last bytes of the current piece when they may begin an occurrence (≤ needle - 1). A piece
+   * starts with the CRLF that ends its head: a receiver reads `CRLF CRLF -------<tid>$ CRLF` as an
+   * empty body and its end-line, so a body that begins with `-------<tid>` counts as an occurrence.
+   */
+  private tail: Buffer = CRLF;
+  /** Body bytes of the current piece, and of the pieces before it. */
+  private pieceBytes = 0;
+  private offset = 0;
+  private pieces = 1;
+  private closed = false;
+  /** The current piece was ended by interrupt(): the next bytes (or the end) need a new head. */
+  private suspended = false;
+
+  /**
+   * `head`: the request to send (this hop's paths and tid; its body is ignored). `nextTid` gives
+   * the tids of continuation pieces (tests inject colliding ones).
+   */
+  constructor(
+    private readonly head: MsrpRequest,
+    private readonly nextTid: () => string = randomTransactionId,
+  ) {
+    this.tid = head.tid;
+    this.needle = Buffer.from(DASHES + this.tid, "latin1");
+  }
+
+  /** Pieces so far (1 unless the body held an end-line of ours). */
+  get pieceCount(): number {
+    return this.pieces;
+  }
+
+  /** Body bytes passed on so far. */
+  get bodyBytes(): number {
+    return this.offset + this.pieceBytes;
+  }
+
+  get finished(): boolean {
+    return this.closed;
+  }
+
+  /** The first piece's head. */
+  start(): ChunkWireOp[] {
+    return [{ op: "head", tid: this.tid, bytes: serializeMsrpStreamHead(this.head) }];
+  }
+
+  /** The ops that pass `data` on (appended to `out`). Ignored once finished. */
+  write(data: Buffer, out: ChunkWireOp[]): void {
+    if (this.closed || data.length === 0) return;
+    if (this.suspended) this.startPiece(out);
+    let rest = data;
+    while (rest.length > 0) {
+      const cut = this.findCut(rest);
+      if (cut < 0) {
+        this.pass(rest, out);
+        return;
+      }
+      if (cut > 0) this.pass(rest.subarray(0, cut), out);
+      this.endPiece(out);
+      this.startPiece(out);
+      rest = rest.subarray(cut);
+    }
+  }
+
+  /**
+   * Ends the current piece with `+` so that other messages can go on the wire; the next write (or
+   * the end, then with an empty body) continues in a new piece. Nothing when already suspended.
+   */
+  interrupt(): ChunkWireOp[] {
+    if (this.closed || this.suspended) return [];
+    const out: ChunkWireOp[] = [];
+    this.endPiece(out);
+    this.suspended = true;
+    return out;
+  }
+
+  /** The ops that end the chunk with `flag` (`#` aborts the message). */
+  end(flag: ContinuationFlag): ChunkWireOp[] {
+    if (this.closed) return [];
+    this.closed = true;
+    const out: ChunkWireOp[] = [];
+    if (this.suspended) this.startPiece(out);
+    out.push({ op: "end", tid: this.tid, flag, bytes: msrpEndLine(this.tid, flag) });
+    return out;
+  }
+
+  /**
+   * Where the current piece must end in `rest` so that it never holds its end-line whole: 0 when
+   * an occurrence begins in the bytes already written, just after its first byte when it begins in
+   * `rest`, -1 when there is none.
+   */
+  private findCut(rest: Buffer): number {
+    const nl = this.needle.length;
+    if (this.tail.length > 0) {
+      const joined = Buffer.concat([this.tail, rest.subarray(0, nl - 1)]);
+      const p = joined.indexOf(this.needle);
+      if (p >= 0 && p < this.tail.length) return 0;
+    }
+    const q = rest.indexOf(this.needle);
+    return q < 0 ? -1 : q + 1;
+  }
+
+  private pass(bytes: Buffer, out: ChunkWireOp[]): void {
+    out.push({ op: "body", bytes });
+    this.pieceBytes += bytes.length;
+    this.keepTail(bytes);
+  }
+
+  /** Keeps the last needle - 1 bytes of the piece, from a CR on (nothing else can begin the needle). */
+  private keepTail(bytes: Buffer): void {
+    const keep = this.needle.length - 1;
+    const src = bytes.length >= keep ? bytes : Buffer.concat([this.tail, bytes]);
+    const from = Math.max(0, src.length - keep);
+    let cr = -1;
+    for (let i = from; i < src.length; i++) {
+      if (src[i] === CR) {
+        cr = i;
+        break;
+      }
+    }
+    this.tail = cr < 0 ? EMPTY : Buffer.from(src.subarray(cr));
+  }
+
+  private endPiece(out: ChunkWireOp[]): void {
+    out.push({ op: "end", tid: this.tid, flag: "+", bytes: msrpEndLine(this.tid, "+") });
+    this.offset += this.pieceBytes;
+    this.pieceBytes = 0;
+    this.tail = CRLF;
+  }
+
+  /** A continuation piece starting at the next body byte: fresh tid, Byte-Range from there. */
+  private startPiece(out: ChunkWireOp[]): void {
+    this.suspended = false;
+    this.pieces++;
+    let tid = this.nextTid();
+    // A continuation must not reuse the tid just interrupted (its needle is in the body).
+    for (let i = 0; i < 64 && tid === this.tid; i++) tid = this.nextTid();
+    if (tid === this.tid) tid = randomTransactionId(32);
+    this.tid = tid;
+    this.needle = Buffer.from(DASHES + tid, "latin1");
+    const headers: MsrpHeaderList = [];
+    let ranged = false;
+    for (const h of this.head.headers) {
+      if (h[0] === "Byte-Range") {
+        ranged = true;
+        headers.push(["Byte-Range", continuedRange(h[1], this.offset)]);
+      } else {
+        headers.push(h);
+      }
+    }
+    if (!ranged) headers.push(["Byte-Range", continuedRange(undefined, this.offset)]);
+    const next: MsrpRequest = { ...this.head, tid, headers };
+    out.push({ op: "head", tid, bytes: serializeMsrpStreamHead(next) });
+  }
+}
+
+/** The Byte-Range of a continuation that starts `offset` body bytes into the chunk. */
+function continuedRange(value: string | undefined, offset: number): string {
+  const r = value !== undefined ? parseByteRange(value) : null;
+  const start = (r?.start ?? 1) + offset;
+  const end = r && r.end !== "*" && r.end >= start - 1 ? r.end : "*";
+  return formatByteRange({ start, end, total: r?.total ?? "*" });
+}
