@@ -21,6 +21,7 @@ import { credentialsFor } from "./user-names.js";
 import { WeightedPicker } from "./weighted-pick.js";
 
 const NS_PER_US = 1_000;
+const DEFAULT_CATCH_UP_BATCH = 50;
 
 /**
  * What the engine needs of a virtual client (src/client VirtualClient implements it). Every step
@@ -62,7 +63,12 @@ export interface EngineOptions {
   durationMs?: number;
   /** Bound on iterations in flight in this worker (beyond it iterations are dropped). */
   maxConcurrentIterations?: number;
-  /** Arrivals delivered per timer turn when catching up (default 1000). */
+  /**
+   * Arrivals delivered per timer turn when catching up (default 50). Starting an iteration or a
+   * registration costs up to a millisecond of synchronous work (SIP.js request, SDP, MSRP
+   * session), so a late timer that released 1000 at once would block the loop for a second and
+   * every answer behind it would read as target latency; small batches let I/O run in between.
+   */
   catchUpBatch?: number;
   /** Problems worth a line in the run output (first of each kind only). */
   onWarning?: (message: string) => void;
@@ -180,7 +186,7 @@ export class ExecutionEngine {
       t0Ns,
       offsetMsOf: (k) => (k < this.slots.length ? clientArrivalMs(plan.population, globalIndex(k, workerId, workerCount)) : null),
       onArrival: (k, intendedNs) => this.arrive(k, intendedNs),
-      maxBatch: this.opts.catchUpBatch,
+      maxBatch: this.opts.catchUpBatch ?? DEFAULT_CATCH_UP_BATCH,
     });
     const iterations = this.iterationCount;
     this.iterationLoop = new ArrivalLoop({
@@ -192,7 +198,7 @@ export class ExecutionEngine {
         return offset === null || offset >= this.durationMs ? null : offset;
       },
       onArrival: (m, intendedNs) => this.iterate(globalIndex(m, workerId, workerCount), intendedNs),
-      maxBatch: this.opts.catchUpBatch,
+      maxBatch: this.opts.catchUpBatch ?? DEFAULT_CATCH_UP_BATCH,
     });
     this.clientLoop.start();
     if (!this.picker.isEmpty) this.iterationLoop.start();
