@@ -7,7 +7,9 @@
  * - MSRP framing rate (msrp-framer.mjs) and large-message throughput client → relay → client
  *   against raw TCP over loopback (msrp-throughput.mjs)
  * - highest CPM 1-1 session rate (invite + one message + bye) through the embedded PF with 0 errors
- *   and p99 session_setup < 50 ms (session-rate.mjs)
+ *   and p99 session_setup < 50 ms: the whole tool (SIP.js virtual clients, session-rate.mjs), and
+ *   the PF alone against a lean raw-socket generator (../server/bench/pf-session-rate.mjs), which
+ *   tells the target's limit apart from the generator's
  * Options: --quick (shorter runs), --seconds N, --rates a,b,c (REGISTER), --session-rates a,b,c
  */
 import { existsSync } from "node:fs";
@@ -22,7 +24,7 @@ const arg = (name, fallback) => {
 };
 const seconds = Number(arg("--seconds", quick ? "4" : "10"));
 const rates = arg("--rates", quick ? "2000,6000" : "2000,4000,6000,8000").split(",").map(Number);
-const sessionRates = arg("--session-rates", quick ? "1000,3000" : "500,1000,2000,3000,4000").split(",").map(Number);
+const sessionRates = arg("--session-rates", quick ? "250,1000" : "250,500,1000,2000,3000,4000").split(",").map(Number);
 
 const fmt = (v, digits = 0) =>
   v === undefined || v === null || Number.isNaN(v) ? "-" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -93,6 +95,23 @@ add(
   `${fmt(s.sustainedRate)} /s (p99 ${fmt(s.sustainedSetupP99Ms, 2)} ms${s.sustainedSaturated ? ", generator saturated" : ""}; next rate up limited by ${s.limitedBy})`,
   ">= 3,000 /s",
 );
+
+const pfBench = new URL("../server/bench/pf-session-rate.mjs", import.meta.url);
+if (existsSync(fileURLToPath(pfBench))) {
+  const { runPfSessionBench } = await import(pfBench.href);
+  const pfRates = arg("--pf-rates", quick ? "2000,4000" : "1000,2000,3000,4000,5000").split(",").map(Number);
+  const pf = await runPfSessionBench({ rates: pfRates, seconds });
+  for (const row of pf.rows) {
+    add(
+      `PF alone, 1-1 sessions at ${fmt(row.targetRate)} /s (raw-socket generator)`,
+      `${fmt(row.achievedRate)} /s, session_setup steady p50 ${fmt(row.steadyP50Ms, 2)} ms, p99 ${fmt(row.steadyP99Ms, 2)} ms, ` +
+        `failures ${row.failures}${row.sustained ? "" : "  (not sustained)"}`,
+    );
+  }
+  add("PF session rate sustained (raw-socket generator), 0 failures, p99 < 50 ms", `${fmt(pf.sustainedRate)} /s`, ">= 3,000 /s");
+} else {
+  add("PF alone session rate", "skipped (test/server/bench/pf-session-rate.mjs missing)");
+}
 
 const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length), ["figure", "measured", "goal"][i].length));
 const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
