@@ -4,8 +4,9 @@
  * - SIP parse rate of an INVITE with SDP: our codec vs SIP.js's parser (sip-parse.mjs, if present)
  * - sustained REGISTER rate through the embedded server on this machine (register-rate.mjs)
  * - measurement accuracy: register p50/p99 with 20 ms injected by the server at moderate load
- * - MSRP framing rate (msrp-framer.mjs) and large-message throughput client → relay → client
- *   against raw TCP over loopback (msrp-throughput.mjs)
+ * - MSRP framing rate (msrp-framer.mjs) and large-message throughput client → PF → client (the
+ *   embedded server in a worker thread) against two anchors over loopback: raw TCP one hop, and
+ *   raw TCP through a plain byte relay in a worker thread, the same topology (msrp-throughput.mjs)
  * - highest CPM 1-1 session rate (invite + one message + bye) through the embedded PF with 0 errors
  *   and p99 session_setup < 50 ms: the whole tool (SIP.js virtual clients, session-rate.mjs), and
  *   the PF alone against a lean raw-socket generator (../server/bench/pf-session-rate.mjs), which
@@ -75,10 +76,16 @@ for (const [name, x] of Object.entries(f)) {
 const { runMsrpThroughputBench } = await import(here("msrp-throughput.mjs").href);
 const t = await runMsrpThroughputBench({ mb: quick ? 50 : 200, reps: quick ? 1 : 3 });
 const mbps = (x) => `${fmt(x.mbPerSec)} MB/s (${fmt(x.cpuMsPerMB, 2)} CPU-ms/MB)`;
-add(`Raw TCP over loopback, one ${fmt(t.messageMB)} MB transfer`, mbps(t.rawTcp));
-add(`MSRP large message client → relay (worker thread) → client, ${fmt(t.chunkSize / 1024)} KB chunks`, `${mbps(t.msrpRelayWorker)}, ${fmt(t.ratioRelayWorker, 2)}x raw`, ">= 0.8x raw");
-add("MSRP large message client → relay → client, one thread", `${mbps(t.msrpRelaySameThread)}, ${fmt(t.ratioRelaySameThread, 2)}x raw`);
-add("MSRP large message client → client direct", `${mbps(t.msrpDirect)}, ${fmt(t.ratioDirect, 2)}x raw`);
+const vs = (r) => `${fmt(r.raw, 2)}x raw, ${fmt(r.byteRelay, 2)}x byte relay`;
+add(`Raw TCP over loopback, one hop, ${fmt(t.messageMB)} MB`, mbps(t.rawTcp));
+add("Raw TCP client → byte relay (worker thread) → client", `${mbps(t.byteRelay)}, ${fmt(t.ratioByteRelay, 2)}x raw`);
+add(
+  `MSRP large message client → PF (worker thread) → client, ${fmt(t.chunkSize / 1024)} KB chunks`,
+  `${mbps(t.msrpPf)}, ${vs(t.ratios.pf)}`,
+  ">= 0.8x raw",
+);
+add("MSRP large message client → library relay (worker thread) → client", `${mbps(t.msrpRelayWorker)}, ${vs(t.ratios.relayWorker)}`);
+add("MSRP large message client → client direct", `${mbps(t.msrpDirect)}, ${vs(t.ratios.direct)}`);
 
 const { runSessionRateBench } = await import(here("session-rate.mjs").href);
 const s = await runSessionRateBench({ rates: sessionRates, seconds });

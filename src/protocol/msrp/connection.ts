@@ -7,11 +7,14 @@
  * the endpoint, what to answer by the session.
  *
  * Writes: every message written in one turn of the event loop goes out in one writev (the socket
- * is corked at the first write and uncorked on the next tick), so a relay forwarding the chunks of
- * one read, or a burst of small messages, costs one syscall. Large bodies are written as the
- * message's own Buffer, never copied. `write()` returns false once Node holds more than the
- * socket's high-water mark: senders then `await waitDrain()`, which is what keeps a 50 MB message
- * from being buffered in memory at once.
+ * is corked at the first write and uncorked in the check phase, after the reads of that poll), so a
+ * relay forwarding the chunks of several reads, or a burst of small messages, costs one syscall.
+ * Large bodies are written as the message's own Buffer, never copied. `write()` returns false once
+ * Node holds more than `sendBufferBytes` unsent: senders then `await waitDrain()`, which is what
+ * keeps a 50 MB message from being buffered in memory at once. That budget is the connection's,
+ * not the socket's high-water mark: Node's 16 KiB default is a quarter of one 64 KiB chunk (a relay
+ * would hold its sender after every read), and raising the socket's own mark would also let a
+ * paused socket read that much ahead into memory.
  *
  * Cut-through (relays): when the handler takes request heads (`onRequestHead`), the connection
  * frames with MsrpStreamFramer and a SEND still arriving goes to the sink the handler returns,
@@ -37,6 +40,8 @@ import { createBadRequestResponse } from "./response.js";
 import { serializeMsrp, serializeMsrpParts } from "./serializer.js";
 import type { MsrpSession } from "./session.js";
 
+/** Default unsent bytes a connection may hold before it counts as congested. */
+export const DEFAULT_SEND_BUFFER_BYTES = 1024 * 1024;
 /** Bodies below this size are copied into one Buffer with their headers (one write, no writev entry). */
 const COPY_BODY_BELOW = 8 * 1024;
 /** After end() (e.g. a fatal framing error) the peer gets this long to take our last bytes before the socket is destroyed. */
@@ -98,6 +103,8 @@ export interface MsrpConnectionOptions {
   poolKey?: string;
   /** Byte counters for metrics: called per write and per read. */
   onBytes?: (sent: number, received: number) => void;
+  /** Unsent bytes Node may hold before the connection counts as congested. Default 1 MiB. */
+  sendBufferBytes?: number;
 }
 
 let nextConnectionId = 1;
@@ -130,6 +137,7 @@ export class MsrpConnection {
   private readonly handler: MsrpConnectionHandler;
   private readonly clock: Clock;
   private readonly onBytes: ((sent: number, received: number) => void) | undefined;
+  private readonly sendBufferBytes: number;
   private readonly pending = new Map<string, MsrpTransaction>();
   private corked = false;
   private readHolds = 0;
@@ -147,6 +155,7 @@ export class MsrpConnection {
     this.handler = opts.handler;
     this.clock = opts.clock;
     this.onBytes = opts.onBytes;
+    this.sendBufferBytes = opts.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES;
     const framerOpts = opts.maxFrameBytes !== undefined ? { maxMessageBytes: opts.maxFrameBytes } : {};
     if (opts.handler.onRequestHead) this.streamFramer = new MsrpStreamFramer(framerOpts);
     else this.framer = new MsrpFramer(framerOpts);
@@ -172,9 +181,14 @@ export class MsrpConnection {
     return this.socket.localPort ?? 0;
   }
 
-  /** True while Node holds more unsent bytes than the high-water mark: wait for drain before writing more. */
+  /**
+   * True while Node holds `sendBufferBytes` or more unsent: wait for drain before writing more.
+   * (Also needs the socket's own mark passed, or no 'drain' would come: with the usual marks,
+   * holding that much implies it.)
+   */
   get congested(): boolean {
-    return !this.closedFlag && this.socket.writableNeedDrain;
+    const socket = this.socket;
+    return !this.closedFlag && socket.writableNeedDrain && socket.writableLength >= this.sendBufferBytes;
   }
 
   /** True while a chunk is being written cut-through (openStream until its end). */
@@ -211,7 +225,7 @@ export class MsrpConnection {
     }
     this.bytesSent += n;
     this.onBytes?.(n, 0);
-    return !socket.writableNeedDrain;
+    return !this.congested;
   }
 
   /**

@@ -21,7 +21,7 @@
  *   that says so without claiming the session does not exist;
  * - otherwise the connection is bound to the session and the request delivered.
  */
-import { createServer, type NetConnectOpts, connect as netConnect, type Server, type Socket } from "node:net";
+import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { UserError } from "../../errors.js";
 import { Counter } from "../../metrics/names.js";
 import type { MetricsSink } from "../../metrics/sink.js";
@@ -39,12 +39,6 @@ export const MSRP_DEFAULT_PORT = 2855;
 /** The port written in the paths of an endpoint that does not listen (the discard port, as SDP does for inactive media). */
 const NOT_LISTENING_PORT = 9;
 const ROUTE_CACHE_LIMIT = 256;
-/**
- * Node's default 16 KiB write high-water mark is a quarter of one 64 KiB chunk: a relay forwarding
- * chunks read by read would find the far socket "congested" after every read and pause and resume
- * its sender for each. 1 MiB lets a few reads' worth queue before the sender is held.
- */
-export const DEFAULT_SOCKET_HIGH_WATER_MARK = 1024 * 1024;
 
 export interface MsrpEndpointOptions {
   /** Address to listen on and to put in paths. Default 127.0.0.1. */
@@ -61,10 +55,10 @@ export interface MsrpEndpointOptions {
   /** Largest single chunk the framer accepts before closing the connection. Default 16 MiB. */
   maxFrameBytes?: number;
   /**
-   * Bytes Node may queue on a connection's socket before it counts as congested (senders then
-   * wait for drain, relays stop reading the other leg). Default 1 MiB.
+   * Unsent bytes Node may hold on a connection before it counts as congested (senders then wait
+   * for drain, relays stop reading the other leg). Default 1 MiB (see connection.ts).
    */
-  socketHighWaterMark?: number;
+  sendBufferBytes?: number;
   /** Defaults for every session (each createSession() may override them). */
   sessionDefaults?: Omit<MsrpSessionOptions, "setup" | "localSessionId" | "remotePath">;
 }
@@ -109,14 +103,12 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   private closing: Promise<void> | undefined;
   private readonly counters = { bytesSent: 0, bytesReceived: 0, rejected481: 0, rejected506: 0, rejected403: 0, badFrames: 0 };
   private readonly onBytes: (sent: number, received: number) => void;
-  private readonly highWaterMark: number;
 
   constructor(opts: MsrpEndpointOptions = {}) {
     this.opts = opts;
     this.clock = opts.clock ?? realClock;
     this.listenHost = opts.host ?? "127.0.0.1";
     this.advertisedHost = opts.advertisedHost ?? this.listenHost;
-    this.highWaterMark = opts.socketHighWaterMark ?? DEFAULT_SOCKET_HIGH_WATER_MARK;
     const metrics = opts.metrics;
     const c = this.counters;
     this.onBytes = metrics
@@ -139,7 +131,7 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   /** @internal Use createMsrpEndpoint(). */
   async start(): Promise<void> {
     if (this.opts.listen === false) return;
-    const server = createServer({ highWaterMark: this.highWaterMark }, (socket) => this.onInbound(socket));
+    const server = createServer((socket) => this.onInbound(socket));
     this.server = server;
     const port = this.opts.port ?? 0;
     await new Promise<void>((resolve, reject) => {
@@ -323,6 +315,7 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   private connectionOptions(direction: "inbound" | "outbound", poolKey?: string) {
     const o: ConstructorParameters<typeof MsrpConnection>[1] = { direction, handler: this, clock: this.clock, onBytes: this.onBytes };
     if (this.opts.maxFrameBytes !== undefined) o.maxFrameBytes = this.opts.maxFrameBytes;
+    if (this.opts.sendBufferBytes !== undefined) o.sendBufferBytes = this.opts.sendBufferBytes;
     if (poolKey !== undefined) o.poolKey = poolKey;
     return o;
   }
@@ -333,8 +326,7 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   }
 
   private openConnection(key: string, host: string, port: number, timeoutMs: number): PendingConnect {
-    // highWaterMark reaches the socket's stream options (missing from @types/node's connect options).
-    const socket = netConnect({ host, port, highWaterMark: this.highWaterMark } as NetConnectOpts);
+    const socket = netConnect({ host, port });
     const pending: PendingConnect = { waiters: [], socket };
     this.connecting.set(key, pending);
     let timer: ReturnType<Clock["after"]> | undefined;

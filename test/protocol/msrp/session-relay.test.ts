@@ -55,8 +55,8 @@ describe("MSRP relay between two sessions (chunk by chunk)", () => {
   });
 
   it("relays a 50 MB message in 64 KB chunks without reassembling it in the relay", async () => {
-    // A 16 KiB write high-water mark at the relay: every chunk passed on congests the far socket.
-    const { sender, receiver, bridge, legA } = await relayChain({ relay: { socketHighWaterMark: 16 * 1024 } });
+    // A 16 KiB send buffer at the relay: every chunk passed on congests the far connection.
+    const { sender, receiver, bridge, legA } = await relayChain({ relay: { sendBufferBytes: 16 * 1024 } });
     const body = randomBytes(50 * 1024 * 1024, 13);
     const got = nextMessage(receiver);
     const relayed = collectMessages(legA);
