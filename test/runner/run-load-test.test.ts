@@ -144,12 +144,16 @@ describe("runLoadTest against the embedded server", () => {
     const { summary } = readResults(result.outDir);
     const register = summary.latencies[Latency.register]!;
     const service = summary.latencies[`${Latency.register}.service`]!;
-    // Not below the injected delay, less up to 1 ms: the server's setTimeout counts from libuv's
-    // cached loop time, which can be up to ~1 ms stale. npm run bench prints the precise figures.
-    expect(register.min).toBeGreaterThanOrEqual(19);
-    expect(service.min).toBeGreaterThanOrEqual(19);
-    expect(register.p50).toBeLessThan(30);
-    expect(register.p99).toBeLessThan(100);
+    // Never below the injected delay: the server holds each answer on clock.at (precise, never
+    // early; a setTimeout could answer ~1 ms early), and the client's service time contains that
+    // hold. The HDR bucket holding 20,000 µs starts at 20,000 µs. npm run bench prints the figures.
+    expect(register.min).toBeGreaterThanOrEqual(20);
+    expect(service.min).toBeGreaterThanOrEqual(20);
+    // Upper bounds only catch gross errors (a delay applied twice reads ~40 ms; a lost UDP answer
+    // costs a 500 ms retransmission): other processes on a 2-core machine can stretch the tail to
+    // a few hundred ms (seen: p99 228 ms beside a session-rate bench), so no tighter bound here.
+    expect(register.p50).toBeLessThan(35);
+    expect(register.p99).toBeLessThan(500);
     // Timed from the intended instant, the latency can only include more than the service time.
     expect(register.p50).toBeGreaterThanOrEqual(service.p50);
     expect(family(summary.counters, Counter.registerFailures)).toBe(0);
