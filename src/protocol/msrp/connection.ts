@@ -58,7 +58,7 @@ export type TransactionResult =
 
 /** One request of ours waiting for its response. */
 export class MsrpTransaction {
-  /** @internal */ timer: TimerHandle | undefined;
+  /** @internal clock.nowNs() after which it times out; 0 = never. */ deadlineNs = 0;
   /** @internal */ done = false;
 
   constructor(
@@ -145,6 +145,9 @@ export class MsrpConnection {
   private closedFlag = false;
   private closeError: Error | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
+  /** The one timer for transaction timeouts, due at `sweepAtNs`. */
+  private sweepTimer: TimerHandle | undefined;
+  private sweepAtNs = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly socket: Socket,
@@ -279,8 +282,47 @@ export class MsrpConnection {
   startTransaction(tid: string, timeoutMs: number, onResult: (result: TransactionResult, tx: MsrpTransaction) => void): MsrpTransaction {
     const tx = new MsrpTransaction(tid, this.clock.nowNs(), onResult);
     this.pending.set(tid, tx);
-    if (timeoutMs > 0) tx.timer = this.clock.after(timeoutMs, () => this.expire(tx));
+    this.arm(tx, timeoutMs);
     return tx;
+  }
+
+  /**
+   * Transaction timeouts share one timer per connection, set for the earliest deadline, instead
+   * of a timer per transaction: a 50 MB message is 800 transactions, nearly all answered within
+   * milliseconds of a 30 s timeout, and setting and clearing a timer for each was a visible cost.
+   */
+  private arm(tx: MsrpTransaction, timeoutMs: number): void {
+    if (timeoutMs <= 0) return;
+    tx.deadlineNs = tx.sentNs + timeoutMs * 1e6;
+    if (tx.deadlineNs < this.sweepAtNs) this.scheduleSweep(tx.deadlineNs);
+  }
+
+  private scheduleSweep(atNs: number): void {
+    this.sweepTimer?.cancel();
+    this.sweepAtNs = atNs;
+    this.sweepTimer = this.clock.after(Math.max(0, (atNs - this.clock.nowNs()) / 1e6), () => this.sweep());
+  }
+
+  private cancelSweep(): void {
+    this.sweepTimer?.cancel();
+    this.sweepTimer = undefined;
+    this.sweepAtNs = Number.POSITIVE_INFINITY;
+  }
+
+  /** Times out every transaction past its deadline and sets the timer for the next deadline. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAtNs = Number.POSITIVE_INFINITY;
+    const now = this.clock.nowNs();
+    let next = Number.POSITIVE_INFINITY;
+    const due: MsrpTransaction[] = [];
+    for (const tx of this.pending.values()) {
+      if (tx.deadlineNs === 0) continue;
+      if (tx.deadlineNs <= now) due.push(tx);
+      else if (tx.deadlineNs < next) next = tx.deadlineNs;
+    }
+    for (const tx of due) if (!tx.done) this.settle(tx, { kind: "timeout" });
+    if (next !== Number.POSITIVE_INFINITY && !this.closedFlag && next < this.sweepAtNs) this.scheduleSweep(next);
   }
 
   private corkForTurn(): void {
@@ -320,7 +362,7 @@ export class MsrpConnection {
       return tx;
     }
     this.pending.set(req.tid, tx);
-    if (timeoutMs > 0) tx.timer = this.clock.after(timeoutMs, () => this.expire(tx));
+    this.arm(tx, timeoutMs);
     this.write(req);
     return tx;
   }
@@ -441,16 +483,11 @@ export class MsrpConnection {
     this.end(error);
   }
 
-  private expire(tx: MsrpTransaction): void {
-    tx.timer = undefined;
-    if (!tx.done) this.settle(tx, { kind: "timeout" });
-  }
-
   private settle(tx: MsrpTransaction, result: TransactionResult): void {
     tx.done = true;
     this.pending.delete(tx.tid);
-    tx.timer?.cancel();
-    tx.timer = undefined;
+    // Nothing left to time out: no timer keeps the process (or an idle connection) busy.
+    if (this.pending.size === 0 && this.sweepTimer) this.cancelSweep();
     tx.onResult(result, tx);
   }
 
@@ -499,10 +536,9 @@ export class MsrpConnection {
     this.backlog = [];
     const failed = [...this.pending.values()];
     this.pending.clear();
+    this.cancelSweep();
     for (const tx of failed) {
       tx.done = true;
-      tx.timer?.cancel();
-      tx.timer = undefined;
       tx.onResult(error ? { kind: "closed", error } : { kind: "closed" }, tx);
     }
     stream?.connectionClosed();

@@ -235,13 +235,12 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   // ---- MsrpConnectionHandler --------------------------------------------------------------------
 
   /**
-   * @internal A SEND still arriving: streamed when the session it names is bound to this
-   * connection and relays cut-through; anything else (binding, rejections) is decided once the
-   * request is whole, by onRequest.
+   * @internal A SEND still arriving: the session it names, when bound to this connection, may
+   * take its body as it comes (a relay cut-through, a receiver that keeps no bodies); anything
+   * else (binding, rejections) is decided once the request is whole, by onRequest.
    */
   onRequestHead(conn: MsrpConnection, head: MsrpRequest): MsrpBodySink | undefined {
-    const bound = conn.sessions.get(this.routeOf(conn, head));
-    return bound?.takesChunkStreams ? bound.handleRequestHead(head, conn) : undefined;
+    return conn.sessions.get(this.routeOf(conn, head))?.handleRequestHead(head, conn);
   }
 
   /** The local session id a request is for: the first To-Path URI's (cached per connection). */

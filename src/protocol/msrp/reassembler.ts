@@ -145,7 +145,12 @@ export class MsrpReassembler {
     this.completed.clear();
   }
 
-  accept(chunk: MsrpRequest): ReassemblyResult {
+  /**
+   * `bodyLength`: without keepBodies only the chunk's size matters, and a receiver that did not
+   * keep the bytes (MsrpSession counting a chunk as it arrived) passes it here with an empty body.
+   * Ignored when bodies are kept.
+   */
+  accept(chunk: MsrpRequest, bodyLength?: number): ReassemblyResult {
     if (chunk.method !== "SEND") return error(400, undefined, "not-a-send", `${chunk.method} carries no message`);
     const messageId = getMsrpHeader(chunk, "Message-ID")?.trim();
     if (!messageId) return error(400, undefined, "missing-message-id", "SEND without Message-ID");
@@ -164,7 +169,7 @@ export class MsrpReassembler {
     let range: ByteRange | null = { start: 1, end: "*", total: "*" };
     if (rangeText !== undefined) range = parseByteRange(rangeText);
     if (!range) return error(400, messageId, "bad-byte-range", `invalid Byte-Range: ${rangeText}`);
-    const len = chunk.body.length;
+    const len = this.keepBodies || bodyLength === undefined ? chunk.body.length : bodyLength;
     const end = range.start + len - 1;
     if (range.end !== "*" && end > range.end) {
       return error(400, messageId, "range-mismatch", `body of ${len} bytes exceeds Byte-Range ${rangeText}`);

@@ -414,10 +414,6 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     this.chunkStreamHandler = handler;
   }
 
-  /** True when a SEND head arriving now may be streamed to the chunk stream handler. */
-  get takesChunkStreams(): boolean {
-    return this.chunkStreamHandler !== undefined && this.chunkHandler !== undefined && this.stateValue !== "closed";
-  }
 
   /** Sends one message; see the module comment. Resolves (never rejects) with the outcome. */
   async send(body: MsrpSendBody, opts: MsrpSendOptions): Promise<MsrpSendResult> {
@@ -707,8 +703,9 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
    * stream handler takes it, undefined to have the request collected and delivered whole.
    */
   handleRequestHead(head: MsrpRequest, conn: MsrpConnection): MsrpBodySink | undefined {
+    if (this.stateValue === "closed" || head.method !== "SEND") return undefined;
     const handler = this.chunkStreamHandler;
-    if (!handler || !this.chunkHandler || this.stateValue === "closed" || head.method !== "SEND") return undefined;
+    if (!handler || !this.chunkHandler) return this.chunkHandler ? undefined : this.countingSink(head, conn);
     const sink = handler(new MsrpIncomingChunk(this, head, conn, this.clock.nowNs()));
     if (!sink) return undefined;
     return {
@@ -718,6 +715,30 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       },
       end: (flag) => sink.end(flag),
       abort: () => sink.abort(),
+    };
+  }
+
+  /**
+   * A receiver that keeps no bodies needs only the sizes of a message's later chunks: they are
+   * counted as they arrive rather than collected into a Buffer nobody reads. A message's first
+   * chunk (Byte-Range from 1) still comes whole, for whoever peeks at the start of a message.
+   */
+  private countingSink(head: MsrpRequest, conn: MsrpConnection): MsrpBodySink | undefined {
+    if (this.keepBodies) return undefined;
+    const range = getMsrpHeader(head, "Byte-Range");
+    if (range === undefined || (parseByteRange(range)?.start ?? 1) <= 1) return undefined;
+    let bytes = 0;
+    return {
+      data: (b) => {
+        bytes += b.length;
+      },
+      end: (flag) => {
+        this.bytesReceived += bytes;
+        const req: MsrpRequest = { kind: "request", tid: head.tid, method: head.method, headers: head.headers, body: head.body, flag };
+        if (this.stateValue === "closed") respond(conn, req, 481, this.localUri);
+        else this.receiveSend(req, conn, bytes);
+      },
+      abort: () => {},
     };
   }
 
@@ -895,7 +916,8 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     out.resolve(result);
   }
 
-  private receiveSend(req: MsrpRequest, conn: MsrpConnection): void {
+  /** `bodyLength`: the body's size when its bytes were not kept (see countingSink). */
+  private receiveSend(req: MsrpRequest, conn: MsrpConnection, bodyLength = req.body.length): void {
     const contentType = getMsrpHeader(req, "Content-Type");
     if (contentType !== undefined && !this.accepts(contentType)) {
       respond(conn, req, 415, this.localUri);
@@ -906,7 +928,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       if (this.maxMessageBytes !== undefined) o.maxMessageBytes = this.maxMessageBytes;
       this.reassembler = new MsrpReassembler(o);
     }
-    const r = this.reassembler.accept(req);
+    const r = this.reassembler.accept(req, bodyLength);
     if (r.kind === "error") {
       respond(conn, req, r.status, this.localUri, r.error.message);
       return;

@@ -21,24 +21,27 @@ function randomByte(): number {
   return pool[poolPos++]!;
 }
 
+const CODES = Buffer.from(ALPHABET, "latin1");
+/** Scratch space for one tid's characters (tids are made one at a time, synchronously). */
+const scratch = Buffer.alloc(32);
+
 /** A random tid of `length` (8-32) base-62 characters. */
 export function randomTransactionId(length = DEFAULT_LENGTH): string {
   const n = Math.min(32, Math.max(8, Math.floor(length)));
-  let s = "";
-  while (s.length < n) {
+  let i = 0;
+  while (i < n) {
     const b = randomByte();
     // 248 = 4 × 62: rejecting the top bytes keeps every character equally likely.
-    if (b < 248) s += ALPHABET[b % 62];
+    if (b < 248) scratch[i++] = CODES[b % 62]!;
   }
-  return s;
+  return scratch.toString("latin1", 0, n);
 }
-
-const DASHES = Buffer.from("-------", "latin1");
 
 /** True when `-------<tid>` occurs in `body`, i.e. the body could fake an end-line for this tid. */
 export function transactionIdOccursIn(tid: string, body: Buffer): boolean {
-  if (body.length < DASHES.length + tid.length) return false;
-  return body.indexOf(Buffer.concat([DASHES, Buffer.from(tid, "latin1")])) >= 0;
+  if (body.length < 7 + tid.length) return false;
+  // Searched as a latin1 string: no Buffer is made per check (tids are made per chunk).
+  return body.indexOf(`-------${tid}`, 0, "latin1") >= 0;
 }
 
 /**

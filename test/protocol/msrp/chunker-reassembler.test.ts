@@ -186,6 +186,21 @@ describe("reassembler", () => {
     expect(r.pendingCount).toBe(0);
   });
 
+  it("without keepBodies takes a chunk's size in place of its bytes", () => {
+    const r = new MsrpReassembler({ keepBodies: false });
+    const [c1, c2, c3] = [...chunkBody(Buffer.alloc(25, 7), { ...base, messageId: "sized", chunkSize: 10 })];
+    expect(r.accept(c1!)).toMatchObject({ kind: "progress", receivedBytes: 10 });
+    // The bytes of the later chunks were counted, not kept: empty bodies and their sizes.
+    expect(r.accept({ ...c2!, body: Buffer.alloc(0) }, 10)).toMatchObject({ kind: "progress", receivedBytes: 20 });
+    expect(r.accept({ ...c3!, body: Buffer.alloc(0) }, 5)).toMatchObject({ kind: "complete", message: { size: 25, chunks: 3 } });
+    // A size past the Byte-Range is as wrong as the bytes would have been.
+    const [d1] = [...chunkBody(Buffer.alloc(10), { ...base, messageId: "liar", chunkSize: 10 })];
+    expect(r.accept({ ...d1!, body: Buffer.alloc(0) }, 11)).toMatchObject({ kind: "error", status: 400 });
+    // With keepBodies the bytes are the truth: a size given beside them is ignored.
+    const keep = new MsrpReassembler();
+    expect(keep.accept(c1!, 3)).toMatchObject({ kind: "progress", receivedBytes: 10 });
+  });
+
   it("ignores duplicates and merges overlaps", () => {
     const r = new MsrpReassembler();
     const body = Buffer.from("abcdefghij");

@@ -82,6 +82,27 @@ describe("MSRP sessions: set-up and exchange", () => {
     expect(m.body.length).toBe(0);
   });
 
+  it("a receiver that discards bodies counts later chunks as they arrive; first chunks still come whole", async () => {
+    const server = await endpoints.create();
+    const client = await endpoints.create();
+    const { active, passive } = await connectedPair(client, server, { passive: { keepBodies: false } });
+    // Whoever peeks at the start of a message (the client's stamp reader wraps handleRequest).
+    const seen: Array<[start: string, bytes: number]> = [];
+    const handle = passive.handleRequest.bind(passive);
+    passive.handleRequest = (req, conn) => {
+      if (req.method === "SEND") seen.push([getMsrpHeader(req, "Byte-Range")!.split("-")[0]!, req.body.length]);
+      handle(req, conn);
+    };
+    const got = nextMessage(passive);
+    const body = randomBytes(2_000_000, 5);
+    const r = await active.send(body, { contentType: "application/octet-stream", chunkSize: 200_000 });
+    expect(r).toMatchObject({ ok: true, chunks: 10 });
+    expect(await got).toMatchObject({ size: body.length, chunks: 10, body: Buffer.alloc(0) });
+    // Chunks of 200 KB span several reads: only the first came through as a request with its bytes.
+    expect(seen).toEqual([["1", 200_000]]);
+    expect(passive.bytesReceived).toBe(body.length);
+  });
+
   it("streams a source of unknown size (ranges say * until the last chunk)", async () => {
     const server = await endpoints.create();
     const client = await endpoints.create();
