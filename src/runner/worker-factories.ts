@@ -7,7 +7,8 @@
  */
 import { createConnectionProvider, VirtualClient, type ConnectionProvider } from "../client/index.js";
 import { createMsrpEndpoint, type MsrpEndpoint } from "../protocol/msrp/endpoint.js";
-import { installSipJsRuntime } from "../protocol/sip/sipjs-runtime.js";
+import type { RunConfig } from "../config/run-config.js";
+import { installSipJsRuntime, type SipJsRuntimeOptions } from "../protocol/sip/sipjs-runtime.js";
 import type { WorkerFactories } from "./worker-runtime.js";
 
 /**
@@ -16,6 +17,15 @@ import type { WorkerFactories } from "./worker-runtime.js";
  * targets a run may reach are local ones.
  */
 export const WORKER_MSRP_HOST = "127.0.0.1";
+
+/**
+ * SIP.js Timers L and M over TCP (ms). RFC 3261/6026 keep a finished INVITE transaction 64·T1 =
+ * 32 s to absorb retransmissions, which TCP never produces; each holds its session graph
+ * (~45 KB measured per set-up-and-closed session, caller and callee), so at 500 sessions/s the
+ * worker's heap grew by ~24 MB/s and its major GCs stalled the loop for hundreds of ms. Over UDP
+ * the RFC value stays: there retransmissions are real.
+ */
+export const TCP_TIMER_LM_MS = 4000;
 
 export interface WorkerConnections {
   sip: ConnectionProvider;
@@ -26,7 +36,7 @@ export interface WorkerConnections {
 
 export const workerFactories: WorkerFactories<WorkerConnections> = {
   async createConnections({ config, target, metrics, clock }) {
-    installSipJsRuntime();
+    installSipJsRuntime(sipJsRuntimeOptions(config));
     const sip = await createConnectionProvider({
       model: config.connection,
       transport: config.transport,
@@ -51,7 +61,7 @@ export const workerFactories: WorkerFactories<WorkerConnections> = {
     };
   },
   createClient(spec, { config, connections, metrics, clock }) {
-    return new VirtualClient({
+    const client = new VirtualClient({
       index: spec.index,
       user: spec.user,
       password: spec.password,
@@ -66,5 +76,13 @@ export const workerFactories: WorkerFactories<WorkerConnections> = {
       seed: config.plan.seed,
       ...(config.plan.population.answer ? { answer: config.plan.population.answer } : {}),
     });
+    // VirtualClient's constructor installs the SIP.js runtime with its defaults, which puts Timers
+    // L and M back to 32 s: set ours again (cheap; the install itself happens once).
+    installSipJsRuntime(sipJsRuntimeOptions(config));
+    return client;
   },
 };
+
+function sipJsRuntimeOptions(config: RunConfig): SipJsRuntimeOptions {
+  return config.transport === "tcp" ? { timerLMs: TCP_TIMER_LM_MS } : {};
+}

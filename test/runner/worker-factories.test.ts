@@ -8,7 +8,8 @@ import { connect } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { Counter } from "../../src/metrics/names.js";
 import { UserError } from "../../src/errors.js";
-import { workerFactories, WORKER_MSRP_HOST } from "../../src/runner/worker-factories.js";
+import { Timers } from "sip.js/lib/core/timers.js";
+import { TCP_TIMER_LM_MS, workerFactories, WORKER_MSRP_HOST } from "../../src/runner/worker-factories.js";
 import { createCpmServer } from "../../src/server/index.js";
 import { realClock } from "../../src/time/clock.js";
 import { RecordingSink } from "../execution/fakes.js";
@@ -38,7 +39,7 @@ function accepts(address: { host: string; port: number }): Promise<boolean> {
 }
 
 describe("worker factories", () => {
-  it("open the SIP connections and one MSRP endpoint on loopback, hand the endpoint to every client, and close both", async () => {
+  it("open the SIP connections and one MSRP endpoint on loopback, hand the endpoint to every client, shorten Timers L/M over TCP, and close both", async () => {
     const server = await createCpmServer({ port: 0, transports: ["tcp"], domain: "runner.test" });
     try {
       const cfg = config();
@@ -56,6 +57,9 @@ describe("worker factories", () => {
       const ctx = { config: cfg, connections, metrics, clock: realClock };
       const a = workerFactories.createClient({ index: 0, user: "u00000", password: "p", domain: "runner.test" }, ctx);
       const b = workerFactories.createClient({ index: 1, user: "u00001", password: "p", domain: "runner.test" }, ctx);
+      // Over TCP finished INVITE transactions are kept 4 s, not 32 s, even after clients are built.
+      expect(Timers.TIMER_L).toBe(TCP_TIMER_LM_MS);
+      expect(Timers.TIMER_M).toBe(TCP_TIMER_LM_MS);
       // Both clients register through the shared SIP connections.
       expect(await a.register()).toBe(true);
       expect(await b.register()).toBe(true);
