@@ -25,7 +25,7 @@ const arg = (name, fallback) => {
 };
 const seconds = Number(arg("--seconds", quick ? "4" : "10"));
 const rates = arg("--rates", quick ? "2000,6000" : "2000,4000,6000,8000").split(",").map(Number);
-const sessionRates = arg("--session-rates", quick ? "250,1000" : "250,500,1000,2000,3000,4000").split(",").map(Number);
+const sessionRates = arg("--session-rates", quick ? "250,750" : "250,500,750,1000,1500,2000,3000,4000").split(",").map(Number);
 
 const fmt = (v, digits = 0) =>
   v === undefined || v === null || Number.isNaN(v) ? "-" : Number(v).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
