@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { realClock } from "../../src/time/clock.js";
 import { PreciseTimerQueue } from "../../src/time/precise-timer-queue.js";
-import type { Waker } from "../../src/time/wakers.js";
+import { TimeoutWaker, type Waker } from "../../src/time/wakers.js";
 
 const MS = 1_000_000;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -145,6 +145,55 @@ describe("precise timer queue (real clock, helper thread)", () => {
       }
       await Promise.all(done);
       expect(early).toEqual([]);
+    } finally {
+      queue.close();
+    }
+  });
+
+  it("dense timers beyond the wake budget all run, in deadline order, none early", async () => {
+    const queue = new PreciseTimerQueue({ nowNs: () => realClock.nowNs() });
+    try {
+      // Let the helper thread come up so the budgeted path is the one under test.
+      for (let i = 0; i < 200 && !queue.precise; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      const start = realClock.nowNs() + 5 * MS;
+      const order: number[] = [];
+      let early = 0;
+      await new Promise<void>((resolve) => {
+        const n = 2000;
+        // 2,000 distinct instants within 20 ms: 100 per ms, far above the ~1,000 wakes/s budget.
+        for (let i = n - 1; i >= 0; i--) {
+          const at = start + i * 10_000;
+          queue.at(at, () => {
+            if (realClock.nowNs() < at) early++;
+            order.push(i);
+            if (order.length === n) resolve();
+          });
+        }
+      });
+      expect(early).toBe(0);
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    } finally {
+      queue.close();
+    }
+  });
+
+  it("with Node timers only (the fallback when the helper thread cannot run), timers still never run early", async () => {
+    const queue = new PreciseTimerQueue({ nowNs: () => realClock.nowNs(), createWaker: (nowNs, onWake) => new TimeoutWaker(nowNs, onWake) });
+    try {
+      const early: number[] = [];
+      await Promise.all(
+        Array.from({ length: 50 }, () => {
+          const at = realClock.nowNs() + Math.random() * 10 * MS;
+          return new Promise<void>((resolve) =>
+            queue.at(at, () => {
+              if (realClock.nowNs() < at) early.push(at);
+              resolve();
+            }),
+          );
+        }),
+      );
+      expect(early).toEqual([]);
+      expect(queue.precise).toBe(false);
     } finally {
       queue.close();
     }
