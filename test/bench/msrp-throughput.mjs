@@ -21,7 +21,7 @@
  * CPU-ms/MB is the process's CPU (all threads) per MB moved: the steady figure on a noisy 2-core
  * machine, where wall-clock MB/s moves with whatever else runs.
  *
- * Usage: node test/bench/msrp-throughput.mjs [--mb 200] [--chunk 65536] [--reps 3]
+ * Usage: node test/bench/msrp-throughput.mjs [--mb 200] [--chunk 65536] [--reps 3] [--warmup-mb 200] [--no-pf]
  * Library use: import { runMsrpThroughputBench } from "./msrp-throughput.mjs"
  */
 import { createServer, connect } from "node:net";
@@ -160,17 +160,19 @@ async function msrpOnce(m, body, chunkSize, mode, relayHost, keepBodies = false)
   return { s: Number(t - t0) / 1e9, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, reps = 3, pf = true } = {}) {
+export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, reps = 3, pf = true, warmupMB = 200 } = {}) {
   const m = await import(msrpUrl);
   const body = Buffer.alloc(Math.round(mb * MB));
   for (let i = 0; i < body.length; i += 4096) body[i] = i & 0xff;
   /**
-   * One untimed warm-up run (the JIT and the heap settle: a first 100 MB costs up to twice the CPU
-   * of later ones), then the best wall time of `reps` runs (other processes on a 2-core box make
-   * single runs noisy) and the median CPU per MB, the steadier figure.
+   * Untimed warm-up runs, at least `warmupMB` in all (the JIT and the heap settle: the first
+   * 100-200 MB cost up to twice the CPU of later ones), then the best wall time of `reps` runs
+   * (other processes on a 2-core box make single runs noisy) and the median CPU per MB, the
+   * steadier figure.
    */
+  const warmups = warmupMB > 0 ? Math.ceil(warmupMB / mb) : 0;
   const best = async (fn) => {
-    await fn();
+    for (let i = 0; i < warmups; i++) await fn();
     const runs = [];
     for (let i = 0; i < reps; i++) runs.push(await fn());
     const fastest = Math.min(...runs.map((r) => r.s));
@@ -190,7 +192,7 @@ export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, 
   let msrpPf;
   if (pf) {
     const { runPfLargeMessageBench } = await import(new URL("../server/bench/pf-large-message.mjs", import.meta.url).href);
-    const p = await runPfLargeMessageBench({ mb, reps, chunkSize, rawTcp: false });
+    const p = await runPfLargeMessageBench({ mb, reps, chunkSize, rawTcp: false, warmupMB });
     msrpPf = { mbPerSec: p.bestMBps, cpuMsPerMB: p.medianCpuMsPerMB, peakExtraBytes: Math.max(...p.rows.map((r) => r.peakExtraBytes)) };
   }
   const relaySameThread = await best(() => msrpOnce(m, body, chunkSize, "relay-same-thread"));
@@ -233,7 +235,7 @@ export function formatMsrpThroughput(r) {
         (ratio === undefined ? "" : `  ${ratio.raw.toFixed(2)}x raw  ${ratio.byteRelay.toFixed(2)}x byte relay`),
     );
   lines.push(
-    `MSRP throughput, one ${r.messageMB} MB message in ${r.chunkSize}-byte chunks (after a warm-up run: best MB/s of ${r.reps}, median CPU):`,
+    `MSRP throughput, one ${r.messageMB} MB message in ${r.chunkSize}-byte chunks (after warm-up runs: best MB/s of ${r.reps}, median CPU):`,
   );
   row("raw TCP, one hop (one socket, one thread)", r.rawTcp);
   row("raw TCP, client→byte relay (worker thread)→client", r.byteRelay, { raw: r.ratioByteRelay, byteRelay: 1 });
@@ -254,6 +256,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     mb: arg("--mb", 200),
     chunkSize: arg("--chunk", 64 * 1024),
     reps: arg("--reps", 3),
+    warmupMB: arg("--warmup-mb", 200),
     pf: !process.argv.includes("--no-pf"),
   });
   console.log(formatMsrpThroughput(r));

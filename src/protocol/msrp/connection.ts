@@ -131,7 +131,7 @@ export class MsrpConnection {
   /** The sink of the request whose body is arriving, or the parts collected for onRequest. */
   private inSink: MsrpBodySink | undefined;
   private inCollect: { head: MsrpRequest; parts: Buffer[] } | undefined;
-  /** The chunk being written cut-through; other messages wait in `backlog` until it ends. */
+  /** The chunk being written cut-through; other messages wait in `backlog` until the turn ends (see uncork). */
   private outStream: MsrpOutboundStream | undefined;
   private backlog: MsrpMessage[] = [];
   private readonly handler: MsrpConnectionHandler;

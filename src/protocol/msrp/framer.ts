@@ -325,12 +325,8 @@ class FramerCore {
 
   /** The end-line was read; `after` (returned) is the index in the current data just past it. */
   private finishBody(flag: ContinuationFlag, after: number, out: MsrpStreamEvent[]): number {
+    if (!this.checkLimit(out)) return -1;
     const size = this.messageBytes + this.needle.length + 3;
-    if (size - this.needle.length - 3 > this.maxMessageBytes) {
-      out.push(this.tooLarge());
-      this.fail();
-      return -1;
-    }
     this.inBody = false;
     this.current = undefined;
     this.streamed = undefined;

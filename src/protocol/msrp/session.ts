@@ -22,7 +22,10 @@
  * message). With `Success-Report: yes` the completed message is confirmed by a REPORT. REPORTs are
  * never answered; they are emitted as 'report' and settle our own sends. A relay installs a chunk
  * handler instead (`setChunkHandler`) and gets every SEND chunk unassembled, to answer itself and
- * to forward with `forwardChunk()` on the other leg (see relay.ts).
+ * to forward with `forwardChunk()` on the other leg (see relay.ts). With a chunk stream handler
+ * beside it (`setChunkStreamHandler`) a chunk still arriving is offered as its head first, and
+ * `openForward()` passes it on cut-through, read by read. A receiver that keeps no bodies counts
+ * the later chunks of a message as they arrive instead of collecting their bytes.
  */
 import { EventEmitter } from "node:events";
 import type { Clock, TimerHandle } from "../../time/clock.js";
@@ -413,7 +416,6 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
   setChunkStreamHandler(handler: MsrpChunkStreamHandler | undefined): void {
     this.chunkStreamHandler = handler;
   }
-
 
   /** Sends one message; see the module comment. Resolves (never rejects) with the outcome. */
   async send(body: MsrpSendBody, opts: MsrpSendOptions): Promise<MsrpSendResult> {

@@ -12,7 +12,7 @@
  * the chunks in flight and socket buffers, far below the message size. The receiving client's
  * reassembly bound is raised to the message size, so any --mb works (the PF holds no message).
  *
- * Usage: node test/server/bench/pf-large-message.mjs [--mb 50] [--reps 3]
+ * Usage: node test/server/bench/pf-large-message.mjs [--mb 50] [--reps 3] [--warmup-mb 200]
  * Library use: import { runPfLargeMessageBench } from "./pf-large-message.mjs".
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
@@ -48,7 +48,7 @@ if (!isMainThread) {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : fallback;
   };
-  const r = await runPfLargeMessageBench({ mb: Number(arg("--mb", "50")), reps: Number(arg("--reps", "3")) });
+  const r = await runPfLargeMessageBench({ mb: Number(arg("--mb", "50")), reps: Number(arg("--reps", "3")), warmupMB: Number(arg("--warmup-mb", "200")) });
   console.log(`raw TCP loopback: ${r.rawMBps.toFixed(0)} MB/s`);
   for (const row of r.rows) {
     console.log(
@@ -61,7 +61,7 @@ if (!isMainThread) {
   }
   console.log(
     `best: ${r.bestMBps.toFixed(0)} MB/s = ${(r.bestMBps / r.rawMBps).toFixed(2)}x raw TCP (goal >= 0.8x); ` +
-      `median ${r.medianCpuMsPerMB.toFixed(2)} CPU-ms/MB (after one untimed warm-up message)`,
+      `median ${r.medianCpuMsPerMB.toFixed(2)} CPU-ms/MB (after untimed warm-up messages)`,
   );
 }
 
@@ -129,10 +129,11 @@ async function rawTcp(buf) {
 
 /**
  * `rawTcp: false` skips the raw TCP anchor (msrp-throughput.mjs measures its own anchors).
- * `warmup`: one untimed message first, so the figures are the steady state of a long run rather
- * than the JIT and heap warming up (the first 100 MB cost twice the CPU of later ones).
+ * `warmupMB`: untimed messages first, at least this many MB in all, so the figures are the steady
+ * state of a long run rather than the JIT and heap warming up (the first 100-200 MB cost up to
+ * twice the CPU of later ones). 0 measures from the first message.
  */
-export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64 * 1024, rawTcp: withRaw = true, warmup = true } = {}) {
+export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64 * 1024, rawTcp: withRaw = true, warmupMB = 200 } = {}) {
   const { createMsrpEndpoint } = await import(dist("protocol/msrp/index.js"));
   const { SipStreamFramer } = await import(dist("protocol/sip/parser.js"));
   const body = Buffer.alloc(Math.round(mb * MB), 0x61);
@@ -180,7 +181,8 @@ export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64
     `a=accept-types:message/cpim\r\na=path:${path}\r\na=setup:active\r\na=${direction}\r\n`;
   const pathOf = (b) => /a=path:(\S+)/.exec(b.toString("latin1"))[1];
   const rows = [];
-  for (let rep = warmup ? -1 : 0; rep < reps; rep++) {
+  const warmups = warmupMB > 0 ? Math.ceil(warmupMB / mb) : 0;
+  for (let rep = -warmups; rep < reps; rep++) {
     const a = endpoint.createSession({ setup: "active", connectionGroup: `a${rep}` });
     const b = endpoint.createSession({ setup: "active", connectionGroup: `b${rep}`, keepBodies: false, maxMessageBytes: body.length + 1024 });
     const offer = sdp(a.localPath[0], "sendonly");
