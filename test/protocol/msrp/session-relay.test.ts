@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   bridgeMsrpSessions,
   createBindSend,
+  getMsrpHeader,
   type MsrpBridgeOptions,
   type MsrpEndpoint,
   type MsrpEndpointOptions,
@@ -219,6 +220,25 @@ describe("MSRP relay cut-through", () => {
     expect((await got).body.toString()).toBe("after the abort");
     expect(messages.map((m) => m.messageId)).toHaveLength(1);
     expect(legB.connection?.streaming).toBe(false);
+  });
+
+  it("a far leg that goes away mid-chunk: the sender still gets its 200, then a failure REPORT (481)", async () => {
+    const relay = await endpoints.create();
+    const receiverEp = await endpoints.create();
+    const { raw, legB, bridge, chunk } = await rawChain(relay, receiverEp, 5);
+    const wire = chunk("cutThrough5", randomBytes(500_000, 25), "ct-5");
+    raw.sendRaw(wire.subarray(0, 300_000));
+    await waitFor(() => legB.bytesSent >= 200_000);
+    await receiverEp.close();
+    await waitFor(() => legB.closed);
+    raw.sendRaw(wire.subarray(300_000));
+    const frames = await raw.waitFrames(3);
+    const [, ok, report] = frames.map((f) => (f.ok ? f.message : undefined));
+    expect(ok).toMatchObject({ kind: "response", tid: "cutThrough5", status: 200 });
+    expect(report).toMatchObject({ kind: "request", method: "REPORT" });
+    expect(getMsrpHeader(report!, "Message-ID")).toBe("ct-5");
+    expect(getMsrpHeader(report!, "Status")).toMatch(/^000 481/);
+    expect(bridge.aToB.failedChunks).toBe(1);
   });
 
   it("while one chunk streams on a connection, others relayed onto it go out around it: the open chunk is interrupted and continues", async () => {
