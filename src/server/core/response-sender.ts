@@ -28,7 +28,11 @@ export class ResponseSender {
     private readonly delay: DelaySpec | null,
     private readonly table: ServerTransactionTable,
     private readonly stats: StatsCollector,
-  ) {}
+  ) {
+    // A real clock starts its precise-timer helper thread on the first clock.at (it takes some tens
+    // of ms); a no-op timer now makes that happen at server start instead of at the first answer.
+    if (delay !== null) clock.at(clock.nowNs(), () => undefined);
+  }
 
   /** Unique per server run; a counter is cheaper than random bytes per response. */
   newTag(): string {
