@@ -76,9 +76,6 @@ export const workerFactories: WorkerFactories<WorkerConnections> = {
       seed: config.plan.seed,
       ...(config.plan.population.answer ? { answer: config.plan.population.answer } : {}),
     });
-    // VirtualClient's constructor installs the SIP.js runtime with its defaults, which puts Timers
-    // L and M back to 32 s: set ours again (cheap; the install itself happens once).
-    installSipJsRuntime(sipJsRuntimeOptions(config));
     return client;
   },
 };

@@ -84,7 +84,6 @@ export const sipJsRuntimeStats: SipJsRuntimeStats = {
 
 type ParseMessage = (data: string, logger: Logger) => SipJsIncomingMessage | undefined;
 
-const RFC_TIMER_LM = 64 * Timers.T1;
 
 let installed = false;
 let stockParseMessage: ParseMessage | undefined;
@@ -274,9 +273,15 @@ export function stockParse(data: string, logger: Logger): SipJsIncomingMessage |
 // -------------------------------------------------------------------------------------------------
 // Install
 
+/**
+ * Installs the seam once. Timers L/M change only when `timerLMs` is given (a later call without it,
+ * e.g. from a VirtualClient constructor, keeps what the runner set); they start at the RFC value.
+ */
 export function installSipJsRuntime(opts: SipJsRuntimeOptions = {}): void {
-  const timerLMs = opts.timerLMs ?? RFC_TIMER_LM;
-  if (!Number.isFinite(timerLMs) || timerLMs < 0) throw new RangeError(`timerLMs must be a non-negative number of ms, got ${timerLMs}`);
+  const timerLMs = opts.timerLMs;
+  if (timerLMs !== undefined && (!Number.isFinite(timerLMs) || timerLMs < 0)) {
+    throw new RangeError(`timerLMs must be a non-negative number of ms, got ${timerLMs}`);
+  }
   if (!installed) {
     checkSipJs();
     stockParseMessage = (stockSipJsSymbols.Parser as { parseMessage: ParseMessage }).parseMessage;
@@ -286,6 +291,7 @@ export function installSipJsRuntime(opts: SipJsRuntimeOptions = {}): void {
     (Grammar as unknown as { parse: GrammarParse }).parse = grammarParse;
     installed = true;
   }
+  if (timerLMs === undefined) return;
   const timers = Timers as { TIMER_L: number; TIMER_M: number };
   timers.TIMER_L = timerLMs;
   timers.TIMER_M = timerLMs;

@@ -58,8 +58,12 @@ describe("installSipJsRuntime", () => {
     expect(Grammar.parse).toBe(grammar);
     expect(Timers.TIMER_L).toBe(2000);
     expect(Timers.TIMER_M).toBe(2000);
+    // A call without timerLMs (each VirtualClient makes one) keeps what the runner chose.
     installSipJsRuntime();
-    expect(Timers.TIMER_L).toBe(64 * Timers.T1);
+    expect(Timers.TIMER_L).toBe(2000);
+    expect(Timers.TIMER_M).toBe(2000);
+    installSipJsRuntime({ timerLMs: 64 * Timers.T1 });
+    expect(Timers.TIMER_L).toBe(32_000);
     expect(Timers.TIMER_M).toBe(32_000);
     expect(() => installSipJsRuntime({ timerLMs: -1 })).toThrow(RangeError);
   });
