@@ -35,6 +35,9 @@ import { drawSize, payloadBytes, payloadOffset } from "./message-stamp.js";
 import { MsrpSessionDescriptionHandler, type MsrpSdhSessionOptions } from "./msrp-sdh.js";
 import { answerInvitation, DEFAULT_ANSWER, type TerminatingHost } from "./terminating.js";
 
+/** Control send failures that the session's end also causes (see `bye`). */
+const LOST_WITH_SESSION: ReadonlySet<string> = new Set(["session_closed", "connection_lost"]);
+
 export type SessionStepPlan = InviteStepPlan | SendStepPlan | ByeStepPlan | ReinviteStepPlan | Extract<StepPlan, { kind: "largeMessage" }>;
 
 export function isSessionStep(step: StepPlan): step is SessionStepPlan {
@@ -259,14 +262,19 @@ export class ClientSessions implements TerminatingHost {
       m.count(Counter.byeSuccesses);
       return true;
     }
-    if (!(await s.sendControl("bye"))) {
+    const control = await s.sendControl("bye");
+    if (!control.ok && !s.byeReceived && !LOST_WITH_SESSION.has(control.failure)) {
       await s.bye();
       return this.fail(Counter.byeFailures, "control");
     }
+    // The callee may have acted on the control request before its 200 reached us: its BYE (SIP)
+    // and that 200 (MSRP) travel on different connections, and a BYE that wins ends the session
+    // and fails the unanswered send as session_closed (or, when the PF closes the MSRP connection
+    // with the session, connection_lost). Then the BYE decides, as for a send that succeeded.
     const ended = await s.waitEnded(this.requestTimeoutMs);
     if (!ended || !s.byeReceived) {
       if (s.isOpen) await s.bye();
-      return this.fail(Counter.byeFailures, "timeout");
+      return this.fail(Counter.byeFailures, control.ok ? "timeout" : "control");
     }
     m.count(Counter.byeSuccesses);
     return true;

@@ -168,6 +168,22 @@ function adjustActive(metrics: MetricsSink, delta: number): void {
   metrics.gauge(Gauge.activeSessions, a.n);
 }
 
+/** re-INVITEs repeated at the far end's request (491, 500 + Retry-After): see sendReinvite. */
+export const REINVITE_RETRIES = "reinvite.retries";
+const MAX_REINVITE_ATTEMPTS = 4;
+
+/**
+ * How long to wait before repeating a refused re-INVITE, or undefined when the refusal is final:
+ * 491 → RFC 3261 §14.1 (in 10 ms units); 500 with Retry-After → its seconds (RFC 3261 §20.33,
+ * the comment and parameters ignored).
+ */
+export function retryDelayMs(status: number, retryAfter: string | undefined, callIdOwner: boolean, random: () => number = Math.random): number | undefined {
+  if (status === 491) return callIdOwner ? 2100 + Math.floor(random() * 191) * 10 : Math.floor(random() * 201) * 10;
+  if (status !== 500 || retryAfter === undefined) return undefined;
+  const m = /^\s*(\d+)/.exec(retryAfter);
+  return m === null ? undefined : Number(m[1]) * 1000;
+}
+
 /** Bounded: a sender that never finishes its messages must not grow the table. */
 const PEEK_LIMIT = 256;
 
@@ -300,13 +316,16 @@ export class CpmSession {
     return { ok: true, result };
   }
 
-  /** A control request to the other cpm-load end (not counted as a message). */
-  async sendControl(action: ControlAction): Promise<boolean> {
+  /**
+   * A control request to the other cpm-load end (not counted as a message); the failure is a
+   * counter suffix as for messages (`session_closed`, `connection_lost`, `status.<code>`…).
+   */
+  async sendControl(action: ControlAction): Promise<Outcome> {
     const ms = this.msrpSession;
-    if (ms === undefined || ms.closed || this.ended) return false;
+    if (ms === undefined || ms.closed || this.ended) return { ok: false, failure: "session_closed" };
     const envelope = this.envelope(CONTROL_CONTENT_TYPE, { sentAtNs: this.host.clock.nowNs() }, false);
     const r = await ms.send(buildCpim(envelope, controlContent(action)), { contentType: "message/cpim" });
-    return r.ok;
+    return r.ok ? { ok: true } : { ok: false, failure: msrpFailure(r) };
   }
 
   private envelope(contentType: string, stamp: MessageStamp, imdn: boolean | undefined): CpimEnvelope {
@@ -369,16 +388,35 @@ export class CpmSession {
     }
   }
 
-  private sendReinvite(options: MsrpSdhCallOptions): Promise<Outcome> {
-    return new Promise<Outcome>((resolve) => {
+  /**
+   * One re-INVITE transaction, repeated when the far end asks for it: 491 (offers crossed, RFC
+   * 3261 §14.1: after 2.1-4 s when we own the Call-ID — we sent the initial INVITE — else 0-2 s)
+   * or 500 with Retry-After (§14.2: the far end still works on an earlier INVITE/ACK; wait as
+   * long as it says). A repeat is counted in reinvite.retries, not as a failure; it is made only
+   * while it fits in requestTimeoutMs from the first send, else the refusal is the outcome.
+   */
+  private async sendReinvite(options: MsrpSdhCallOptions): Promise<Outcome> {
+    const { clock } = this.host;
+    const deadlineNs = clock.nowNs() + this.host.requestTimeoutMs * 1e6;
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.reinviteOnce(options, (deadlineNs - clock.nowNs()) / 1e6);
+      if (r.ok || r.retryAfterMs === undefined || attempt >= MAX_REINVITE_ATTEMPTS) return r;
+      if (clock.nowNs() + r.retryAfterMs * 1e6 >= deadlineNs || !this.isOpen) return r;
+      this.host.metrics.count(REINVITE_RETRIES);
+      if (!(await this.sleepWhileOpen(r.retryAfterMs))) return { ok: false, failure: "no_session" };
+    }
+  }
+
+  private reinviteOnce(options: MsrpSdhCallOptions, timeoutMs: number): Promise<Outcome & { retryAfterMs?: number }> {
+    return new Promise((resolve) => {
       let done = false;
-      const finish = (o: Outcome): void => {
+      const finish = (o: Outcome & { retryAfterMs?: number }): void => {
         if (done) return;
         done = true;
         timer.cancel();
         resolve(o);
       };
-      const timer = this.host.clock.after(this.host.requestTimeoutMs, () => finish({ ok: false, failure: "timeout" }));
+      const timer = this.host.clock.after(Math.max(0, timeoutMs), () => finish({ ok: false, failure: "timeout" }));
       this.sip
         .invite({
           sessionDescriptionHandlerOptions: options,
@@ -387,10 +425,26 @@ export class CpmSession {
               this.accepted(r);
               finish(this.sip.state === SessionState.Established ? { ok: true } : { ok: false, failure: "bad_answer" });
             },
-            onReject: (r) => finish({ ok: false, failure: `status.${r.message.statusCode ?? 0}` }),
+            onReject: (r) => {
+              const status = r.message.statusCode ?? 0;
+              const retryAfterMs = retryDelayMs(status, r.message.getHeader("Retry-After"), this.role === "caller");
+              finish({ ok: false, failure: `status.${status}`, ...(retryAfterMs !== undefined && { retryAfterMs }) });
+            },
           },
         })
         .catch(() => finish({ ok: false, failure: "glare" }));
+    });
+  }
+
+  /** Resolves true after `ms`, false as soon as the session ends. */
+  private sleepWhileOpen(ms: number): Promise<boolean> {
+    if (this.ended) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const timer = this.host.clock.after(ms, () => resolve(this.isOpen));
+      void this.ended$.then(() => {
+        timer.cancel();
+        resolve(false);
+      });
     });
   }
 

@@ -21,4 +21,11 @@ export class CountingSink implements MetricsSink {
   get(counter: string): number {
     return this.counters[counter] ?? 0;
   }
+
+  /** Sum of a counter family: `prefix` itself and every `prefix.<suffix>`. */
+  family(prefix: string): number {
+    return Object.entries(this.counters)
+      .filter(([name]) => name === prefix || name.startsWith(`${prefix}.`))
+      .reduce((sum, [, v]) => sum + v, 0);
+  }
 }
