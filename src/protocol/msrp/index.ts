@@ -17,4 +17,5 @@ export * from "./session-error.js";
 export * from "./connection.js";
 export * from "./session.js";
 export * from "./endpoint.js";
+export * from "./forwarder.js";
 export * from "./relay.js";

@@ -27,11 +27,12 @@
  *
  * Flow control: when the far leg's connection is congested, the near leg's connection stops
  * being read until it drains, so a fast sender cannot fill the relay's memory.
+ *
+ * Each direction is an MsrpChunkForwarder (forwarder.ts), the implementation the PF's anchor uses
+ * too.
  */
-import { type ByteRange, parseByteRange } from "./byte-range.js";
-import type { MsrpBodySink } from "./connection.js";
-import { type ContinuationFlag, getFailureReport, getMsrpHeader, getSuccessReport, type MsrpRequest } from "./message.js";
-import type { MsrpChunkResult, MsrpIncomingChunk, MsrpIncomingReport, MsrpSession } from "./session.js";
+import { MsrpChunkForwarder } from "./forwarder.js";
+import type { MsrpIncomingReport, MsrpSession } from "./session.js";
 
 export interface MsrpBridgeOptions {
   responses?: "hop-by-hop" | "end-to-end";
@@ -57,175 +58,29 @@ export interface MsrpBridge {
   close(): void;
 }
 
-/** Messages whose refusal is remembered per direction (oldest forgotten first). */
-const REFUSED_MEMORY = 1024;
-
-class Direction {
-  readonly stats: MsrpBridgeDirectionStats = { chunks: 0, bytes: 0, failedChunks: 0, refusedChunks: 0, reports: 0, pauses: 0 };
-  private readonly refused = new Map<string, number>();
-  private holding = false;
-  readonly onChunk = (chunk: MsrpIncomingChunk): void => this.relay(chunk);
-  readonly onChunkStream = (chunk: MsrpIncomingChunk): MsrpBodySink | undefined => this.relayStream(chunk);
-
-  constructor(
-    private readonly from: MsrpSession,
-    private readonly to: MsrpSession,
-    private readonly endToEnd: boolean,
-    private readonly passReports: boolean,
-  ) {}
-
-  release(): void {
-    if (this.holding) {
-      this.holding = false;
-      this.from.releaseReading();
-    }
-  }
-
-  /** A chunk still arriving: forwarded cut-through when the far leg takes it now, else undefined (relayed whole). */
-  private relayStream(chunk: MsrpIncomingChunk): MsrpBodySink | undefined {
-    if (this.endToEnd) return undefined;
-    const head = chunk.request;
-    const messageId = chunk.messageId;
-    if (messageId !== undefined && this.refused.has(messageId)) return undefined;
-    let bytes = 0;
-    let flag: ContinuationFlag | undefined;
-    let result: MsrpChunkResult | undefined;
-    let settled = false;
-    const settle = (): void => {
-      if (settled || flag === undefined || result === undefined) return;
-      settled = true;
-      this.forwarded(chunk, head, messageId, result, flag, bytes, false);
-    };
-    const fwd = this.to.openForward(
-      head,
-      (r) => {
-        result = r;
-        settle();
-      },
-      { stripSuccessReport: !this.passReports },
-    );
-    if (!fwd) return undefined;
-    this.stats.chunks++;
-    return {
-      data: (data) => {
-        bytes += data.length;
-        this.stats.bytes += data.length;
-        if (!fwd.write(data)) this.hold();
-      },
-      end: (f) => {
-        flag = f;
-        fwd.end(f);
-        chunk.respond(200);
-        settle();
-      },
-      abort: () => {
-        flag = "#";
-        fwd.abort();
-        settle();
-      },
-    };
-  }
-
-  private relay(chunk: MsrpIncomingChunk): void {
-    const req = chunk.request;
-    const messageId = chunk.messageId;
-    if (messageId !== undefined) {
-      const status = this.refused.get(messageId);
-      if (status !== undefined) {
-        this.stats.refusedChunks++;
-        chunk.respond(status);
-        if (req.flag !== "+") this.refused.delete(messageId);
-        return;
-      }
-    }
-    // The empty SEND that bound leg `from` (or a keep-alive) is for this hop only.
-    if (req.body.length === 0 && getMsrpHeader(req, "Content-Type") === undefined) {
-      chunk.respond(200);
-      return;
-    }
-    this.stats.chunks++;
-    this.stats.bytes += req.body.length;
-    const forwarded = this.to.forwardChunk(req, { stripSuccessReport: !this.passReports });
-    if (!this.endToEnd) chunk.respond(200);
-    void forwarded.then((r) => this.forwarded(chunk, req, messageId, r, req.flag, req.body.length, this.endToEnd));
-    if (this.to.congested) this.hold();
-  }
-
-  /** The far leg's answer to a forwarded chunk of `bodyBytes` bytes. */
-  private forwarded(
-    chunk: MsrpIncomingChunk,
-    req: MsrpRequest,
-    messageId: string | undefined,
-    r: MsrpChunkResult,
-    flag: ContinuationFlag,
-    bodyBytes: number,
-    endToEnd: boolean,
-  ): void {
-    const ok = r.status >= 200 && r.status < 300;
-    if (endToEnd) chunk.respond(ok ? r.status : r.status === 0 ? 481 : r.status, r.comment);
-    if (ok) {
-      const confirmLast = !this.passReports && flag === "$" && getSuccessReport(req);
-      if (confirmLast && messageId !== undefined) this.confirm(req, bodyBytes, messageId);
-      return;
-    }
-    this.stats.failedChunks++;
-    if (endToEnd || messageId === undefined) return;
-    const status = r.status === 0 ? 481 : r.status;
-    if (flag === "+") this.remember(messageId, status);
-    if (getFailureReport(req) === "yes") {
-      this.from.sendReport({ messageId, status, byteRange: rangeOf(req, bodyBytes) });
-    }
-  }
-
-  /** Stops reading the near leg until the far leg's connection drained. */
-  private hold(): void {
-    if (this.holding) return;
-    this.holding = true;
-    this.stats.pauses++;
-    this.from.holdReading();
-    void this.to.waitDrain().then(() => this.release());
-  }
-
-  /** Per-leg reports: the relay, as the sender's peer, confirms the whole message. */
-  private confirm(req: MsrpRequest, bodyBytes: number, messageId: string): void {
-    const r = rangeOf(req, bodyBytes);
-    const total = r.total !== "*" ? r.total : r.end !== "*" ? r.end : bodyBytes + r.start - 1;
-    this.from.sendReport({ messageId, status: 200, byteRange: { start: 1, end: total, total } });
-  }
-
-  private remember(messageId: string, status: number): void {
-    this.refused.set(messageId, status);
-    if (this.refused.size > REFUSED_MEMORY) this.refused.delete(this.refused.keys().next().value!);
-  }
-}
-
-/** The range a chunk of `len` body bytes really covered (a chunk may be cut short). */
-function rangeOf(req: MsrpRequest, len: number): ByteRange {
-  const text = getMsrpHeader(req, "Byte-Range");
-  const parsed = text !== undefined ? parseByteRange(text) : null;
-  if (!parsed) return { start: 1, end: len, total: "*" };
-  return { start: parsed.start, end: parsed.start + len - 1, total: parsed.total };
-}
-
 /** Relays every SEND chunk between `a` and `b` in both directions until close(). */
 export function bridgeMsrpSessions(a: MsrpSession, b: MsrpSession, opts: MsrpBridgeOptions = {}): MsrpBridge {
   const endToEnd = opts.responses === "end-to-end";
   const passReports = opts.passReports ?? true;
-  const ab = new Direction(a, b, endToEnd, passReports);
-  const ba = new Direction(b, a, endToEnd, passReports);
+  const direction = (from: MsrpSession, to: MsrpSession): [MsrpBridgeDirectionStats, MsrpChunkForwarder] => {
+    const stats: MsrpBridgeDirectionStats = { chunks: 0, bytes: 0, failedChunks: 0, refusedChunks: 0, reports: 0, pauses: 0 };
+    return [stats, new MsrpChunkForwarder({ source: () => from, target: () => to, counters: stats, endToEnd, passReports })];
+  };
+  const [abStats, ab] = direction(a, b);
+  const [baStats, ba] = direction(b, a);
   a.setChunkHandler(ab.onChunk);
   b.setChunkHandler(ba.onChunk);
   a.setChunkStreamHandler(ab.onChunkStream);
   b.setChunkStreamHandler(ba.onChunkStream);
   // A REPORT arriving on b is about a message that went a → b: it goes back on a (and vice versa).
-  const onReportB = reportTo(a, passReports, ab.stats);
-  const onReportA = reportTo(b, passReports, ba.stats);
+  const onReportB = (r: MsrpIncomingReport): void => ab.passReport(r);
+  const onReportA = (r: MsrpIncomingReport): void => ba.passReport(r);
   b.on("report", onReportB);
   a.on("report", onReportA);
   let closed = false;
   return {
-    aToB: ab.stats,
-    bToA: ba.stats,
+    aToB: abStats,
+    bToA: baStats,
     close() {
       if (closed) return;
       closed = true;
@@ -238,17 +93,5 @@ export function bridgeMsrpSessions(a: MsrpSession, b: MsrpSession, opts: MsrpBri
       ab.release();
       ba.release();
     },
-  };
-}
-
-function reportTo(target: MsrpSession, passReports: boolean, stats: MsrpBridgeDirectionStats): (r: MsrpIncomingReport) => void {
-  return (report) => {
-    if (!passReports || report.messageId === undefined) return;
-    stats.reports++;
-    target.sendReport({
-      messageId: report.messageId,
-      status: report.status,
-      byteRange: report.byteRange ?? { start: 1, end: "*", total: "*" },
-    });
   };
 }

@@ -27,12 +27,14 @@
  *
  * Legs can be replaced (re-INVITE with a new MSRP path after a dropped connection, §7.4.4): the
  * relay always forwards to the current session of the other leg.
+ *
+ * The forwarding itself is MsrpChunkForwarder (protocol/msrp/forwarder.ts), one per direction,
+ * the same code as the library's bridgeMsrpSessions; this module adds the legs, their replacement
+ * and the in-flight count the SIP side waits on.
  */
-import { type ByteRange, parseByteRange } from "../../protocol/msrp/byte-range.js";
 import type { MsrpEndpoint } from "../../protocol/msrp/endpoint.js";
-import type { MsrpBodySink } from "../../protocol/msrp/connection.js";
-import { type ContinuationFlag, getFailureReport, getMsrpHeader, type MsrpRequest } from "../../protocol/msrp/message.js";
-import type { MsrpIncomingChunk, MsrpIncomingReport, MsrpSession, MsrpSessionCloseInfo } from "../../protocol/msrp/session.js";
+import { MsrpChunkForwarder } from "../../protocol/msrp/forwarder.js";
+import type { MsrpSession, MsrpSessionCloseInfo } from "../../protocol/msrp/session.js";
 
 export type LegIndex = 0 | 1;
 
@@ -51,6 +53,7 @@ export interface AnchorEvents {
   onBound(): void;
 }
 
+/** Refused messages remembered per leg (a PF has many anchors: fewer than the library's default). */
 const REFUSED_MEMORY = 64;
 
 /**
@@ -75,8 +78,6 @@ class Leg {
   pending: MsrpSession | null = null;
   /** Forwarded chunks still waiting for the far leg's answer. */
   inFlight = 0;
-  holding = false;
-  refused: Map<string, number> | null = null;
 
   constructor(session: MsrpSession) {
     this.session = session;
@@ -85,6 +86,8 @@ class Leg {
 
 export class MsrpAnchor {
   private readonly legs: [Leg, Leg];
+  /** Forwarding of the chunks that arrive on leg 0 (to leg 1) and on leg 1 (to leg 0). */
+  private readonly forwarders: [MsrpChunkForwarder, MsrpChunkForwarder];
   private closed = false;
   private idleWaiters: Array<() => void> = [];
 
@@ -93,6 +96,7 @@ export class MsrpAnchor {
     private readonly counters: RelayCounters,
     private readonly events: AnchorEvents,
   ) {
+    this.forwarders = [this.forwarder(0), this.forwarder(1)];
     this.legs = [new Leg(this.newSession(0)), new Leg(this.newSession(1))];
   }
 
@@ -138,10 +142,8 @@ export class MsrpAnchor {
       const old = l.session;
       l.session = l.pending;
       l.pending = null;
-      if (l.holding) {
-        l.holding = false;
-        old.releaseReading();
-      }
+      // A hold on the old session ends with it (the new one is read from the start).
+      this.forwarders[this.legs.indexOf(l) as LegIndex].release();
       closeQuietly(old);
     }
   }
@@ -187,15 +189,35 @@ export class MsrpAnchor {
     this.wakeIdle();
   }
 
+  private forwarder(from: LegIndex): MsrpChunkForwarder {
+    const to: LegIndex = from === 0 ? 1 : 0;
+    return new MsrpChunkForwarder({
+      source: () => this.legs[from].session,
+      // Always the far leg's current session: a re-INVITE may have replaced it.
+      target: () => this.legs[to].session,
+      counters: this.counters,
+      refusedMemory: REFUSED_MEMORY,
+      onForwardStart: () => {
+        this.legs[from].inFlight++;
+      },
+      onForwardSettled: () => {
+        this.legs[from].inFlight--;
+        if (this.inFlight === 0) this.wakeIdle();
+      },
+      isClosed: () => this.closed,
+    });
+  }
+
   private newSession(leg: LegIndex): MsrpSession {
     // connectTimeoutMs 0: the PF runs one deadline per SIP session from the moment it is
     // established (a callee may ring far longer than any MSRP connect timeout).
     const session = this.endpoint.createSession({ setup: "passive", connectTimeoutMs: 0 });
+    const fwd = this.forwarders[leg];
     // These run inside the MSRP connection's socket events: nothing may escape them (a throw
     // there would take the whole server down), so a failure answers 500 / is dropped instead.
     session.setChunkHandler((chunk) => {
       try {
-        this.relay(leg, chunk);
+        fwd.onChunk(chunk);
       } catch {
         this.counters.failedChunks++;
         chunk.respond(500);
@@ -203,15 +225,17 @@ export class MsrpAnchor {
     });
     session.setChunkStreamHandler((chunk) => {
       try {
-        return this.relayStream(leg, chunk);
+        return fwd.onChunkStream(chunk);
       } catch {
         // Declined: the chunk is collected and goes through the handler above.
         return undefined;
       }
     });
+    // A REPORT arriving on this leg is about a message that came from the other one: passed back.
+    const back = this.forwarders[leg === 0 ? 1 : 0];
     session.on("report", (report) => {
       try {
-        this.passReport(leg, report);
+        back.passReport(report);
       } catch {
         // A REPORT that cannot be passed back is lost; nobody answers REPORTs anyway.
       }
@@ -227,147 +251,9 @@ export class MsrpAnchor {
     return session;
   }
 
-  private relay(from: LegIndex, chunk: MsrpIncomingChunk): void {
-    const req = chunk.request;
-    // The binding SEND (and empty keep-alives): answered here, not passed on.
-    if (req.body.length === 0 && getMsrpHeader(req, "Content-Type") === undefined) {
-      chunk.respond(200);
-      return;
-    }
-    const near = this.legs[from];
-    const messageId = chunk.messageId;
-    if (messageId !== undefined && near.refused !== null) {
-      const status = near.refused.get(messageId);
-      if (status !== undefined) {
-        chunk.respond(status);
-        if (req.flag !== "+") near.refused.delete(messageId);
-        return;
-      }
-    }
-    const far = this.legs[from === 0 ? 1 : 0];
-    const target = far.session;
-    this.counters.chunks++;
-    this.counters.bytes += req.body.length;
-    chunk.respond(200);
-    near.inFlight++;
-    void target
-      .forwardChunk(req)
-      .catch(() => ({ status: 0 }))
-      .then((r) => this.forwarded(near, req, messageId, r.status, req.flag, req.body.length))
-      .catch(() => {});
-    if (target.congested) this.hold(near, target);
-  }
-
-  /**
-   * A chunk whose body is still arriving: forwarded cut-through when the far leg can take it now,
-   * else undefined (collected, then relayed whole by relay()).
-   */
-  private relayStream(from: LegIndex, chunk: MsrpIncomingChunk): MsrpBodySink | undefined {
-    if (this.closed) return undefined;
-    const head = chunk.request;
-    const near = this.legs[from];
-    const messageId = chunk.messageId;
-    if (messageId !== undefined && near.refused?.has(messageId)) return undefined;
-    const target = this.legs[from === 0 ? 1 : 0].session;
-    let bytes = 0;
-    let flag: ContinuationFlag | undefined;
-    let answer: number | undefined;
-    let settled = false;
-    const settle = (): void => {
-      if (settled || flag === undefined || answer === undefined) return;
-      settled = true;
-      this.forwarded(near, head, messageId, answer, flag, bytes);
-    };
-    const fwd = target.openForward(head, (r) => {
-      answer = r.status;
-      settle();
-    });
-    if (!fwd) return undefined;
-    this.counters.chunks++;
-    near.inFlight++;
-    return {
-      data: (data) => {
-        bytes += data.length;
-        this.counters.bytes += data.length;
-        if (!fwd.write(data)) this.hold(near, target);
-      },
-      end: (f) => {
-        flag = f;
-        fwd.end(f);
-        chunk.respond(200);
-        settle();
-      },
-      abort: () => {
-        flag = "#";
-        fwd.abort();
-        settle();
-      },
-    };
-  }
-
-  /** Stops reading the near leg until the far leg's connection drained. */
-  private hold(near: Leg, target: MsrpSession): void {
-    if (near.holding) return;
-    near.holding = true;
-    const source = near.session;
-    source.holdReading();
-    void target
-      .waitDrain()
-      .then(() => {
-        if (near.holding && near.session === source) {
-          near.holding = false;
-          source.releaseReading();
-        }
-      })
-      .catch(() => {});
-  }
-
-  /** The far leg's answer to a forwarded chunk (status 0: it could not be sent). */
-  private forwarded(
-    near: Leg,
-    req: MsrpRequest,
-    messageId: string | undefined,
-    answer: number,
-    flag: ContinuationFlag,
-    bodyBytes: number,
-  ): void {
-    near.inFlight--;
-    if (this.inFlight === 0) this.wakeIdle();
-    if (answer >= 200 && answer < 300) return;
-    this.counters.failedChunks++;
-    if (messageId === undefined || this.closed) return;
-    const status = answer === 0 ? 481 : answer;
-    if (flag === "+") {
-      near.refused ??= new Map();
-      near.refused.set(messageId, status);
-      if (near.refused.size > REFUSED_MEMORY) near.refused.delete(near.refused.keys().next().value!);
-    }
-    if (getFailureReport(req) === "yes") near.session.sendReport({ messageId, status, byteRange: rangeOf(req, bodyBytes) });
-  }
-
-  /** A REPORT arriving on one leg is about a message that came from the other: pass it back. */
-  private passReport(on: LegIndex, report: MsrpIncomingReport): void {
-    if (report.messageId === undefined) return;
-    const target = this.legs[on === 0 ? 1 : 0].session;
-    this.counters.reports++;
-    target.sendReport({
-      messageId: report.messageId,
-      status: report.status,
-      byteRange: report.byteRange ?? { start: 1, end: "*", total: "*" },
-    });
-  }
-
   private wakeIdle(): void {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
-}
-
-/** The range a chunk of `len` body bytes really covered (a chunk may be cut short). */
-function rangeOf(req: MsrpRequest, len: number): ByteRange {
-  const text = getMsrpHeader(req, "Byte-Range");
-  const parsed = text !== undefined ? parseByteRange(text) : null;
-  if (!parsed) return { start: 1, end: len, total: "*" };
-  return { start: parsed.start, end: parsed.start + len - 1, total: parsed.total };
 }
