@@ -132,14 +132,33 @@ export class OutboundChunkWriter {
    * `rest`, -1 when there is none.
    */
   private findCut(rest: Buffer): number {
-    const nl = this.needle.length;
-    if (this.tail.length > 0) {
-      const joined = Buffer.concat([this.tail, rest.subarray(0, nl - 1)]);
-      const p = joined.indexOf(this.needle);
-      if (p >= 0 && p < this.tail.length) return 0;
-    }
+    if (this.tail.length > 0 && this.occursAcross(rest)) return 0;
     const q = rest.indexOf(this.needle);
     return q < 0 ? -1 : q + 1;
+  }
+
+  /**
+   * True when an occurrence begins in the kept tail and ends in `rest` (compared in place: this
+   * runs for every segment passed on, and joining the two was an allocation per segment).
+   */
+  private occursAcross(rest: Buffer): boolean {
+    const tail = this.tail;
+    const needle = this.needle;
+    for (let i = 0; i < tail.length; i++) {
+      if (tail[i] !== CR) continue;
+      const inTail = tail.length - i;
+      if (rest.length < needle.length - inTail) return false;
+      let j = 0;
+      while (j < inTail && tail[i + j] === needle[j]) j++;
+      if (j < inTail) continue;
+      let k = 0;
+      while (j < needle.length && rest[k] === needle[j]) {
+        j++;
+        k++;
+      }
+      if (j === needle.length) return true;
+    }
+    return false;
   }
 
   private pass(bytes: Buffer, out: ChunkWireOp[]): void {

@@ -111,6 +111,12 @@ const HEADER_NAME = /^[A-Za-z0-9\-_.!%*+`'~]+$/;
  */
 const RECEIVED_TID = /^[A-Za-z0-9.\-+%=]{4,32}$/;
 
+function scratchNeedle(): Buffer {
+  const b = Buffer.alloc(9 + 32);
+  b.write("\r\n-------", 0, "latin1");
+  return b;
+}
+
 function flagOf(byte: number | undefined): ContinuationFlag | undefined {
   return byte === 0x24 ? "$" : byte === 0x2b ? "+" : byte === 0x23 ? "#" : undefined;
 }
@@ -134,6 +140,8 @@ class FramerCore {
   /** Set once the start line of the current message is read. */
   private current: StartLine | undefined;
   private needle: Buffer = EMPTY;
+  /** `CRLF -------` and room for the longest tid (RECEIVED_TID allows 32 characters). */
+  private readonly needleScratch: Buffer = scratchNeedle();
   /** Index just after the start line's CRLF. */
   private startLineEnd = 0;
   /** Where the next search for the end-line begins. */
@@ -431,7 +439,9 @@ class FramerCore {
       }
     }
     this.current = start;
-    this.needle = Buffer.from(`\r\n-------${tid}`, "latin1");
+    // The needle lives in a scratch buffer of this framer (one message is framed at a time).
+    const n = 9 + this.needleScratch.write(tid, 9, "latin1");
+    this.needle = this.needleScratch.subarray(0, n);
     this.startLineEnd = eol + 2;
     // The end-line may follow the start line directly (no headers): its CRLF is the start line's.
     this.scanPos = eol;

@@ -105,9 +105,11 @@ export function getMsrpHeader(m: { headers: MsrpHeaderList }, name: string): str
   for (const [n, v] of m.headers) {
     if (n === name) return v;
   }
+  // Parsed headers carry canonical names, so this second pass rarely matches: only names of the
+  // same length can, and only those are lower-cased (a missing header is the common case here).
   const lower = name.toLowerCase();
   for (const [n, v] of m.headers) {
-    if (n.toLowerCase() === lower) return v;
+    if (n.length === lower.length && n.toLowerCase() === lower) return v;
   }
   return undefined;
 }
@@ -136,6 +138,8 @@ export function removeMsrpHeader(m: { headers: MsrpHeaderList }, name: string): 
 /** Path headers (To-Path, From-Path, Use-Path) hold one or more URIs separated by spaces. */
 export function parsePath(value: string | undefined): string[] {
   if (value === undefined) return [];
+  // One URI (the usual case between adjacent hops): no split, no filter.
+  if (value.length > 0 && value.indexOf(" ") < 0 && value.indexOf("\t") < 0) return [value];
   return value.split(/[ \t]+/).filter((s) => s.length > 0);
 }
 

@@ -49,9 +49,8 @@ function headText(m: MsrpMessage, forceBodySection: boolean): [string, boolean] 
   if (fromPath !== undefined) head += `From-Path: ${fromPath}${CRLF}`;
   let contentType: string | undefined;
   for (const [name, value] of m.headers) {
-    const lower = name.toLowerCase();
-    if (lower === "to-path" || lower === "from-path") continue;
-    if (lower === "content-type") {
+    if (isNamed(name, "To-Path") || isNamed(name, "From-Path")) continue;
+    if (isNamed(name, "Content-Type")) {
       contentType ??= value;
       continue;
     }
@@ -65,7 +64,18 @@ function headText(m: MsrpMessage, forceBodySection: boolean): [string, boolean] 
   return [head, hasBodySection];
 }
 
+/** True when `name` is `canonical` in any case; lower-cases only names of the same length. */
+function isNamed(name: string, canonical: string): boolean {
+  return name === canonical || (name.length === canonical.length && name.toLowerCase() === canonical.toLowerCase());
+}
+
 export function serializeMsrp(m: MsrpMessage): Buffer {
+  // Responses (a 200 per chunk) and body-less requests: one string, one Buffer.
+  if (m.kind === "response" || m.body.length === 0) {
+    const [head, hasBodySection] = headText(m, false);
+    const flag = m.kind === "request" ? m.flag : "$";
+    return Buffer.from(`${head}${hasBodySection ? CRLF : ""}-------${m.tid}${flag}${CRLF}`, "utf8");
+  }
   const [head, body, tail] = serializeMsrpParts(m);
   const out = Buffer.allocUnsafe(head.length + body.length + tail.length);
   head.copy(out, 0);

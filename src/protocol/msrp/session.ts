@@ -275,6 +275,8 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
 
   private stateValue: MsrpSessionState = "idle";
   private remote: string[] | undefined;
+  /** `remote` as a To-Path value, formatted once (every forwarded chunk carries it). */
+  private remoteText = "";
   private conn: MsrpConnection | undefined;
   private readonly host: MsrpSessionHost;
   private readonly clock: Clock;
@@ -380,6 +382,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       throw new MsrpSessionError("msrp-not-bound", `invalid MSRP path: ${formatPath(path)}`);
     }
     this.remote = [...path];
+    this.remoteText = formatPath(this.remote);
   }
 
   /**
@@ -451,7 +454,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     const failureReport = opts.failureReport ?? "yes";
     const timeoutMs = opts.transactionTimeoutMs ?? this.transactionTimeoutMs;
     const header: ChunkHeaderOptions & { chunkSize: number } = {
-      toPath: this.remote!,
+      toPath: this.remoteText,
       fromPath: this.localUri,
       messageId,
       contentType: opts.contentType,
@@ -504,7 +507,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       if (error) return { status: 0, answered: false, latencyUs: 0, error };
     }
     const headers: MsrpHeaderList = [
-      ["To-Path", formatPath(this.remote!)],
+      ["To-Path", this.remoteText],
       ["From-Path", this.localUri],
     ];
     for (const h of chunk.headers) {
@@ -552,7 +555,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     const conn = this.conn;
     if (this.stateValue !== "bound" || !conn || conn.streaming || conn.closed) return undefined;
     const headers: MsrpHeaderList = [
-      ["To-Path", formatPath(this.remote!)],
+      ["To-Path", this.remoteText],
       ["From-Path", this.localUri],
     ];
     for (const h of head.headers) {
@@ -610,7 +613,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     const probe: Pick<MsrpRequest, "headers"> = {
       headers: [
         ["To-Path", this.localUri],
-        ["From-Path", formatPath(this.remote)],
+        ["From-Path", this.remoteText],
         ["Message-ID", opts.messageId],
       ],
     };
@@ -661,7 +664,10 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     this.conn = conn;
     if (!this.remote && request) {
       const from = getFromPath(request);
-      if (from.length > 0) this.remote = from;
+      if (from.length > 0) {
+        this.remote = from;
+        this.remoteText = formatPath(from);
+      }
     }
     if (this.setup === "passive") this.markBound();
   }
