@@ -52,6 +52,8 @@ export class MetricsRecorder implements MetricsSink {
   private readonly carriedGauges = new Map<string, number>();
   private carriedPeriod = -1;
   private readonly pool: Histogram[] = [];
+  /** Periods taken out of `pending` whose histograms are still being encoded (see flushSteps). */
+  private readonly detached = new Set<PeriodData>();
   private disposed = false;
 
   constructor(opts: MetricsRecorderOptions) {
@@ -116,39 +118,99 @@ export class MetricsRecorder implements MetricsSink {
    * later one first makes the skipped ones "late" (still sent by the next flush, never lost).
    */
   takeSnapshot(period: number): PeriodSnapshot {
-    return this.snapshotOf(period, this.sampleProbes());
+    const probes = this.sampleProbes();
+    const data = this.detach(period);
+    const histograms: Record<string, string> = {};
+    if (data) {
+      for (const [name, h] of data.histograms) {
+        if (h.totalCount > 0) histograms[name] = encodeHistogram(h);
+        this.release(h);
+      }
+      data.histograms.clear();
+      this.detached.delete(data);
+    }
+    return this.snapshotOf(period, data, histograms, probes);
   }
 
   /** Snapshots of every completed period not yet taken (empty ones included), in order. */
   flushUpTo(nowNs: number = this.clock.nowNs()): PeriodSnapshot[] {
-    return this.flushBefore(this.periodAt(nowNs));
+    return drain(this.flushSteps(this.periodAt(nowNs)));
+  }
+
+  /**
+   * `flushUpTo` in small pieces, for a worker's event loop. The completed periods are taken out at
+   * this call; then each `next()` does one piece of work — sampling the probes (with the first
+   * piece) or encoding one histogram — and yields the snapshot it completed, or null.
+   * Encoding runs cold once a second (~0.1–0.3 ms per histogram), so done in one go it held the
+   * loop for ~1–2 ms at every period boundary, and answers read in that window read late.
+   */
+  flushStepsUpTo(nowNs: number = this.clock.nowNs()): Generator<PeriodSnapshot | null, void, void> {
+    return this.flushSteps(this.periodAt(nowNs));
   }
 
   /** At stop: every period not yet taken, including the one running now. */
   flushAll(nowNs: number = this.clock.nowNs()): PeriodSnapshot[] {
     let last = Math.max(this.periodAt(nowNs), this.nextPeriod);
     for (const p of this.pending.keys()) last = Math.max(last, p);
-    return this.flushBefore(last + 1);
+    return drain(this.flushSteps(last + 1));
   }
 
   /** Frees WebAssembly memory. Safe to call twice; the recorder drops samples afterwards. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const data of this.pending.values()) for (const h of data.histograms.values()) h.destroy();
+    for (const data of [...this.pending.values(), ...this.detached]) for (const h of data.histograms.values()) h.destroy();
     this.pending.clear();
+    this.detached.clear();
     for (const h of this.pool) h.destroy();
     this.pool.length = 0;
   }
 
-  private flushBefore(endPeriod: number): PeriodSnapshot[] {
-    const out: PeriodSnapshot[] = [];
+  /**
+   * Takes the periods before `endPeriod` out now (eagerly: from here on samples go to later
+   * periods, and nextFlushAtNs moves on), then encodes them step by step.
+   */
+  private flushSteps(endPeriod: number): Generator<PeriodSnapshot | null, void, void> {
     const late = [...this.pending.keys()].filter((p) => p < this.nextPeriod).sort((a, b) => a - b);
-    if (late.length === 0 && this.nextPeriod >= endPeriod) return out;
+    const periods: Array<{ period: number; data: PeriodData | undefined }> = [];
+    for (const period of late) periods.push({ period, data: this.detach(period) });
+    while (this.nextPeriod < endPeriod) {
+      const period = this.nextPeriod;
+      periods.push({ period, data: this.detach(period) });
+    }
+    return this.encodeSteps(periods);
+  }
+
+  private *encodeSteps(periods: Array<{ period: number; data: PeriodData | undefined }>): Generator<PeriodSnapshot | null, void, void> {
+    if (periods.length === 0) return;
     const probes = this.sampleProbes();
-    for (const p of late) out.push(this.snapshotOf(p, probes));
-    while (this.nextPeriod < endPeriod) out.push(this.snapshotOf(this.nextPeriod, probes));
-    return out;
+    for (const { period, data } of periods) {
+      const histograms: Record<string, string> = {};
+      if (data) {
+        for (const [name, h] of data.histograms) {
+          // Disposed in between: dispose() has destroyed this period's histograms.
+          if (this.disposed) break;
+          if (h.totalCount > 0) {
+            yield null;
+            if (this.disposed) break;
+            histograms[name] = encodeHistogram(h);
+          }
+          data.histograms.delete(name);
+          this.release(h);
+        }
+        this.detached.delete(data);
+      }
+      yield this.snapshotOf(period, data, histograms, probes);
+    }
+  }
+
+  /** Take one period's data out of the recorder; samples never go below nextPeriod after this. */
+  private detach(period: number): PeriodData | undefined {
+    const data = this.pending.get(period);
+    this.pending.delete(period);
+    if (period >= this.nextPeriod) this.nextPeriod = period + 1;
+    if (data) this.detached.add(data);
+    return data;
   }
 
   private sampleProbes(): Map<string, number> {
@@ -157,21 +219,10 @@ export class MetricsRecorder implements MetricsSink {
     return values;
   }
 
-  private snapshotOf(period: number, probes: Map<string, number>): PeriodSnapshot {
-    const data = this.pending.get(period);
-    this.pending.delete(period);
-    if (period >= this.nextPeriod) this.nextPeriod = period + 1;
-
-    const histograms: Record<string, string> = {};
+  private snapshotOf(period: number, data: PeriodData | undefined, histograms: Record<string, string>, probes: Map<string, number>): PeriodSnapshot {
     const counters: Record<string, number> = {};
     const gauges: Record<string, number> = {};
-    if (data) {
-      for (const [name, h] of data.histograms) {
-        if (h.totalCount > 0) histograms[name] = encodeHistogram(h);
-        this.release(h);
-      }
-      for (const [name, v] of data.counters) counters[name] = v;
-    }
+    if (data) for (const [name, v] of data.counters) counters[name] = v;
     // Gauges carry forward: a worker that set "clients.registered" once still has them next second.
     // A late period must not roll the carried values back, hence carriedPeriod.
     const isNewest = period > this.carriedPeriod;
@@ -217,4 +268,10 @@ export class MetricsRecorder implements MetricsSink {
     h.reset();
     this.pool.push(h);
   }
+}
+
+function drain(steps: Generator<PeriodSnapshot | null, void, void>): PeriodSnapshot[] {
+  const out: PeriodSnapshot[] = [];
+  for (const snapshot of steps) if (snapshot !== null) out.push(snapshot);
+  return out;
 }

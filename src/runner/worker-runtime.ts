@@ -13,6 +13,7 @@ import type { ClientSpec, EngineClient, StopOptions } from "../execution/engine.
 import { ExecutionEngine } from "../execution/engine.js";
 import { EventLoopLagMonitor, MetricsRecorder } from "../metrics/recorder.js";
 import type { MetricsSink } from "../metrics/sink.js";
+import type { PeriodSnapshot } from "../metrics/snapshot.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
 import type { CoordinatorToWorker, TargetAddress, WorkerTestHooks, WorkerToCoordinator } from "./protocol.js";
 
@@ -47,6 +48,8 @@ export class WorkerRuntime<C extends ConnectionsHandle = ConnectionsHandle> {
   private connections: C | null = null;
   private engine: ExecutionEngine | null = null;
   private flushTimer: TimerHandle | null = null;
+  private flushing: Generator<PeriodSnapshot | null, void, void> | null = null;
+  private flushImmediate: NodeJS.Immediate | null = null;
   private hooks: WorkerTestHooks | undefined;
   private stopping: Promise<void> | null = null;
   private started = false;
@@ -137,9 +140,34 @@ export class WorkerRuntime<C extends ConnectionsHandle = ConnectionsHandle> {
     this.flushTimer = this.clock.at(recorder.nextFlushAtNs(), () => {
       this.flushTimer = null;
       if (this.stopping) return;
-      for (const snapshot of recorder.flushUpTo(this.clock.nowNs())) this.post({ type: "snapshot", snapshot });
+      this.finishFlush();
+      // In pieces, one per turn of the loop, starting after the arrivals due at this instant (a
+      // whole-number rate puts one exactly on every boundary): answers read in between are not
+      // held behind the whole flush (see MetricsRecorder.flushStepsUpTo).
+      this.flushing = recorder.flushStepsUpTo(this.clock.nowNs());
+      this.flushImmediate = setImmediate(this.flushStep);
       this.armFlush();
     });
+  }
+
+  private readonly flushStep = (): void => {
+    this.flushImmediate = null;
+    const step = this.flushing?.next();
+    if (step === undefined || step.done === true) {
+      this.flushing = null;
+      return;
+    }
+    if (step.value !== null) this.post({ type: "snapshot", snapshot: step.value });
+    this.flushImmediate = setImmediate(this.flushStep);
+  };
+
+  /** Complete a stepped flush still running, at once (before the next one or the final one). */
+  private finishFlush(): void {
+    if (this.flushImmediate !== null) clearImmediate(this.flushImmediate);
+    this.flushImmediate = null;
+    const steps = this.flushing;
+    this.flushing = null;
+    if (steps) for (const snapshot of steps) if (snapshot !== null) this.post({ type: "snapshot", snapshot });
   }
 
   private stop(reason: "end" | "interrupt"): Promise<void> {
@@ -150,6 +178,7 @@ export class WorkerRuntime<C extends ConnectionsHandle = ConnectionsHandle> {
   private async doStop(reason: "end" | "interrupt"): Promise<void> {
     this.flushTimer?.cancel();
     this.flushTimer = null;
+    this.finishFlush();
     const report = this.engine ? await this.engine.stop(stopBudget(reason, this.config!)) : undefined;
     this.lag?.stop();
     if (this.recorder) {

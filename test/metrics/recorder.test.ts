@@ -163,6 +163,49 @@ describe("MetricsRecorder", () => {
     expect(n).toBe(2); // nothing due: the probe is not reset
   });
 
+  it("flushStepsUpTo gives the same snapshots in pieces, one histogram per step, and later samples stay out", () => {
+    const clock = new FakeClock();
+    const stepped = makeRecorder(clock);
+    const whole = makeRecorder(clock);
+    for (const r of [stepped, whole]) {
+      r.latency(Latency.register, 1200, 800);
+      r.count(Counter.registerAttempts);
+      r.gauge(Gauge.activeClients, 3);
+    }
+    clock.advanceMs(1000);
+    for (const r of [stepped, whole]) r.latency(Latency.register, 5000);
+    clock.advanceMs(1000);
+    const steps = stepped.flushStepsUpTo();
+    // Taken out at the call: a sample from now on belongs to period 2, not 0 or 1.
+    stepped.latency(Latency.register, 99_000);
+    const yielded: Array<number | null> = [];
+    const snaps = [];
+    for (const s of steps) {
+      yielded.push(s === null ? null : s.period);
+      if (s !== null) snaps.push(s);
+    }
+    // Probes with the first step; then per period one step per non-empty histogram (register and
+    // its service time), the last one completing the snapshot.
+    expect(yielded).toEqual([null, null, 0, null, null, 1]);
+    expect(snaps).toEqual(whole.flushUpTo());
+    clock.advanceMs(1000);
+    const [s2] = stepped.flushUpTo();
+    expect(decodeHistogram(s2!.histograms[Latency.register]!).totalCount).toBe(1);
+  });
+
+  it("a recorder disposed while a stepped flush runs ends it without touching freed histograms", () => {
+    const clock = new FakeClock();
+    const r = makeRecorder(clock);
+    r.latency(Latency.register, 100);
+    r.count(Counter.registerAttempts);
+    clock.advanceMs(1000);
+    const steps = r.flushStepsUpTo();
+    expect(steps.next().value).toBeNull();
+    r.dispose();
+    const rest = [...steps].filter((s) => s !== null);
+    expect(rest).toEqual([{ workerId: 1, period: 0, histograms: {}, counters: { [Counter.registerAttempts]: 1 }, gauges: {} }]);
+  });
+
   it("dispose is safe twice and later samples are dropped", () => {
     const clock = new FakeClock();
     const r = makeRecorder(clock);

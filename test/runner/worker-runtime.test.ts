@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RunConfig } from "../../src/config/run-config.js";
-import { Counter, Gauge } from "../../src/metrics/names.js";
+import { Counter, Gauge, Latency } from "../../src/metrics/names.js";
 import type { CoordinatorToWorker, WorkerToCoordinator } from "../../src/runner/protocol.js";
 import { WorkerRuntime, type WorkerFactories } from "../../src/runner/worker-runtime.js";
 import { UserError } from "../../src/errors.js";
@@ -83,6 +83,52 @@ describe("worker runtime", () => {
     expect(finalSnapshots.at(-1)!.type === "snapshot" && finalSnapshots.at(-1)!.snapshot.gauges[Gauge.registeredClients]).toBe(0);
     expect(closedCount()).toBe(1);
     expect(clients.log.disposed.length).toBe(3);
+  });
+
+  it("flushes a period in pieces after the boundary's timers, giving the loop back between histograms", async () => {
+    const clock = new FakeClock(1000);
+    const clients = fakeClientFactory(clock, { registerMs: 20 });
+    const posted: WorkerToCoordinator[] = [];
+    const runtime = new WorkerRuntime(
+      (m) => posted.push(m),
+      {
+        createConnections: async () => ({ close: async () => undefined }),
+        createClient: (spec, ctx) => {
+          const client = clients.create(spec);
+          // The fake records no latency; this one does, so the period has histograms to encode.
+          const register = client.register.bind(client);
+          client.register = async (ns) => {
+            const ok = await register(ns);
+            ctx.metrics.latency(Latency.register, 20_000, 19_000);
+            return ok;
+          };
+          return client;
+        },
+      },
+      clock,
+    );
+    await runtime.handle(prepare(config()));
+    const t0 = clock.nowNs();
+    await runtime.handle({ type: "start", t0Ns: t0 });
+    await advance(clock, 999, 1);
+    const snapshotsPosted = () => posted.filter((m) => m.type === "snapshot").length;
+    expect(snapshotsPosted()).toBe(0);
+    clock.advanceMs(1); // the boundary: its timers run, the flush only starts
+    expect(snapshotsPosted()).toBe(0);
+    let turns = 0;
+    while (snapshotsPosted() === 0 && turns < 20) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turns++;
+    }
+    // Probes, then register and register.service one turn each.
+    expect(snapshotsPosted()).toBe(1);
+    expect(turns).toBeGreaterThanOrEqual(3);
+    const [snapshot] = posted.filter((m) => m.type === "snapshot").map((m) => (m as Extract<WorkerToCoordinator, { type: "snapshot" }>).snapshot);
+    expect(Object.keys(snapshot!.histograms).sort()).toEqual(["register", "register.service"]);
+    const stopping = runtime.handle({ type: "stop", reason: "interrupt" });
+    await advance(clock, 2000, 10);
+    await stopping;
+    expect(posted.filter((m) => m.type === "snapshot").map((m) => (m as Extract<WorkerToCoordinator, { type: "snapshot" }>).snapshot.period)).toEqual([0, 1]);
   });
 
   it("turns a failing prepare into a fatal message that says whether the user can fix it", async () => {
