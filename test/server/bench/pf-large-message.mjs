@@ -5,18 +5,19 @@
  *
  * The PF runs in its own worker thread, as in `run`; both clients run in the main thread: a
  * largemsg INVITE set up with raw SIP, both MSRP legs bound by library MsrpSessions (active), A
- * sends one message of --mb MB in 64 KiB chunks, B tracks it to completion without keeping the
+ * sends one message of --mb MB in --chunk byte chunks (64 KiB), B tracks it to completion without keeping the
  * bytes (what load-generator receivers do). Timed from send() to B's 'message' event.
  * Also printed: the peak of the process's ArrayBuffer memory above its level just before send()
  * (the source message was allocated earlier): the PF never holds a message whole, so this stays at
  * the chunks in flight and socket buffers, far below the message size. The receiving client's
  * reassembly bound is raised to the message size, so any --mb works (the PF holds no message).
  *
- * Usage: node test/server/bench/pf-large-message.mjs [--mb 50] [--reps 3] [--warmup-mb 200]
+ * Usage: node test/server/bench/pf-large-message.mjs [--mb 50] [--chunk 65536] [--reps 3] [--warmup-mb 200]
  * Library use: import { runPfLargeMessageBench } from "./pf-large-message.mjs".
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { loadavg } from "node:os";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -48,12 +49,13 @@ if (!isMainThread) {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : fallback;
   };
-  const r = await runPfLargeMessageBench({ mb: Number(arg("--mb", "50")), reps: Number(arg("--reps", "3")), warmupMB: Number(arg("--warmup-mb", "200")) });
-  console.log(`raw TCP loopback: ${r.rawMBps.toFixed(0)} MB/s`);
+  const chunkSize = Number(arg("--chunk", String(64 * 1024)));
+  const r = await runPfLargeMessageBench({ mb: Number(arg("--mb", "50")), reps: Number(arg("--reps", "3")), warmupMB: Number(arg("--warmup-mb", "200")), chunkSize });
+  console.log(`raw TCP loopback: ${r.rawMBps.toFixed(0)} MB/s; load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   for (const row of r.rows) {
     console.log(
       `${r.mb} MB via the PF: ${row.mbps.toFixed(0)} MB/s (${(row.mbps / r.rawMBps).toFixed(2)}x raw TCP), ` +
-        `${row.chunks} chunks, ${row.cpuMsPerMB.toFixed(2)} CPU-ms/MB (PF + both clients), peak ArrayBuffer memory in flight ${(row.peakExtraBytes / MB).toFixed(1)} MB` +
+        `${row.chunks} chunks of ${chunkSize} bytes, ${row.cpuMsPerMB.toFixed(2)} CPU-ms/MB (PF + both clients), peak ArrayBuffer memory in flight ${(row.peakExtraBytes / MB).toFixed(1)} MB` +
         (row.cpuMsPerMBByThread
           ? ` [clients ${row.cpuMsPerMBByThread.main.toFixed(2)}, PF ${row.cpuMsPerMBByThread.pf.toFixed(2)}, other threads ${row.cpuMsPerMBByThread.other.toFixed(2)}]`
           : ""),
