@@ -784,3 +784,28 @@ export function toSipJsMessage(m: SipMessage, data: string, stats?: ConversionSt
   message.body = cl !== undefined ? data.substr(bodyStart, Number(cl[0]!.raw)) : data.substring(bodyStart);
   return message;
 }
+
+// -------------------------------------------------------------------------------------------------
+// Grammar start rules the runtime answers itself (Grammar.parse; see sipjs-runtime.ts)
+
+/**
+ * `Grammar.parse(s, "SIP_URI")` (UserAgent.makeURI, Grammar.URIParse) for the shapes parseUri
+ * accepts: the same URI, or undefined to decline (then the grammar decides).
+ */
+export function fastSipUri(s: string): URI | undefined {
+  return parseUri(s, 0, s.length, true);
+}
+
+/**
+ * `Grammar.parse(s, "Name_Addr_Header")` (Grammar.nameAddrHeaderParse: P-Asserted-Identity of every
+ * incoming INVITE, Referred-By…): a name-addr with generic parameters, which is what Record-Route
+ * entries are, so the same strict path applies. Surrounding whitespace is declined.
+ */
+export function fastNameAddrHeader(s: string): NameAddrHeader | undefined {
+  const n = s.length;
+  if (n === 0) return undefined;
+  const first = s.charCodeAt(0);
+  const last = s.charCodeAt(n - 1);
+  if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) return undefined;
+  return parseNameAddr(s, 0, n, Kind.Route);
+}

@@ -18,6 +18,9 @@
  *    else the grammar decides). Every UserAgent constructor validates its instance id with it, and
  *    the peggy parser re-decodes its whole bytecode on each call: measured, that one check was ~35 %
  *    of the client CPU while 10,000 clients came up (event-loop lag spikes during the ramp).
+ *    Likewise "SIP_URI" (UserAgent.makeURI for every INVITE target, ~7 % of the client CPU at
+ *    400 sessions/s) and "Name_Addr_Header" (Invitation reads P-Asserted-Identity of every
+ *    incoming INVITE with it, ~9 %) by the fast paths of sipjs-message.ts.
  * 5. A start-up check: every symbol replaced or used here must still exist with the expected
  *    shape, else a clear Error names it (a SIP.js upgrade must be a deliberate act).
  *
@@ -39,7 +42,7 @@ import { Registerer } from "sip.js/lib/api/registerer.js";
 import { UserAgent } from "sip.js/lib/api/user-agent.js";
 import type { SipMessage } from "./message.js";
 import { parseSipMessage } from "./parser.js";
-import { toSipJsMessage, type ConversionStats, type SipJsIncomingMessage } from "./sipjs-message.js";
+import { fastNameAddrHeader, fastSipUri, toSipJsMessage, type ConversionStats, type SipJsIncomingMessage } from "./sipjs-message.js";
 
 export interface SipJsRuntimeOptions {
   /**
@@ -227,9 +230,27 @@ export function deliverParsed(data: string, message: SipMessage, deliver: () => 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const stockGrammarParse = (stockSipJsSymbols.Grammar as { parse: GrammarParse }).parse;
 
-/** Grammar.parse with the "uuid" rule answered directly (the rule's action returns the text). */
+/**
+ * Grammar.parse with some start rules answered directly: "uuid" (the rule's action returns the
+ * text), "SIP_URI" and "Name_Addr_Header" by the fast paths of sipjs-message.ts (same objects as
+ * the grammar's, checked by the differential test; a shape they decline goes to the grammar).
+ */
 function grammarParse(input: string, startRule: string): unknown {
-  if (startRule === "uuid" && UUID.test(input)) return input;
+  switch (startRule) {
+    case "uuid":
+      if (UUID.test(input)) return input;
+      break;
+    case "SIP_URI": {
+      const uri = fastSipUri(input);
+      if (uri !== undefined) return uri;
+      break;
+    }
+    case "Name_Addr_Header": {
+      const header = fastNameAddrHeader(input);
+      if (header !== undefined) return header;
+      break;
+    }
+  }
   sipJsRuntimeStats.grammarParses++;
   return stockGrammarParse(input, startRule);
 }

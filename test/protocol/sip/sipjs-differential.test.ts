@@ -8,8 +8,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseSipMessage } from "../../../src/protocol/sip/parser.js";
-import { toSipJsMessage } from "../../../src/protocol/sip/sipjs-message.js";
-import { installSipJsRuntime, stockParse } from "../../../src/protocol/sip/sipjs-runtime.js";
+import { fastNameAddrHeader, fastSipUri, toSipJsMessage } from "../../../src/protocol/sip/sipjs-message.js";
+import { installSipJsRuntime, stockParse, stockSipJsSymbols } from "../../../src/protocol/sip/sipjs-runtime.js";
 
 installSipJsRuntime();
 
@@ -172,4 +172,28 @@ describe("differential: converted header values equal SIP.js's parse, or are dec
     run(fc.tuple(cseq, callId, contentType).map(([c, i, t]) => message("response", [["CSeq", c], ["Call-ID", i], ["Content-Type", t]]))));
   it("WWW-Authenticate and Proxy-Authenticate", () =>
     run(fc.tuple(challenge, challenge).map(([w, p]) => message("response", [["WWW-Authenticate", w], ["Proxy-Authenticate", p]]).replace("200 OK", "401 Unauthorized"))));
+});
+
+describe("differential: grammar start rules the runtime answers (SIP_URI, Name_Addr_Header) equal the grammar, or are declined", () => {
+  const stockGrammar = (stockSipJsSymbols.Grammar as { parse: (input: string, rule: string) => unknown }).parse;
+  const run = (arb: fc.Arbitrary<string>, rule: string, ours: (s: string) => unknown) => {
+    const numRuns = Number(process.env.SIPJS_DIFF_RUNS ?? 400);
+    let accepted = 0;
+    fc.assert(
+      fc.property(arb, (text) => {
+        const fastValue = ours(text);
+        if (fastValue === undefined) return;
+        const stock = stockGrammar(text, rule);
+        expect(stock, `the grammar rejects, ours accepts: ${text}`).not.toBe(-1);
+        expect(normalize(fastValue), text).toStrictEqual(normalize(stock));
+        accepted++;
+      }),
+      { numRuns, seed: Number(process.env.SIPJS_DIFF_SEED ?? 20261125) },
+    );
+    expect(accepted).toBeGreaterThan(numRuns / 6);
+  };
+  const spaced = (arb: fc.Arbitrary<string>) => fc.tuple(mix([""], [" ", "\t"]), arb, mix([""], [" "])).map(([a, x, b]) => a + x + b);
+
+  it("SIP_URI (UserAgent.makeURI)", () => run(spaced(uri), "SIP_URI", fastSipUri));
+  it("Name_Addr_Header (P-Asserted-Identity)", () => run(spaced(nameAddrOf(mix([true], [false]))), "Name_Addr_Header", fastNameAddrHeader));
 });
