@@ -21,7 +21,11 @@
  *    Likewise "SIP_URI" (UserAgent.makeURI for every INVITE target, ~7 % of the client CPU at
  *    400 sessions/s) and "Name_Addr_Header" (Invitation reads P-Asserted-Identity of every
  *    incoming INVITE with it, ~9 %) by the fast paths of sipjs-message.ts.
- * 5. A start-up check: every symbol replaced or used here must still exist with the expected
+ * 5. Header names: the header accessors of IncomingMessage (getHeader, getHeaders, hasHeader,
+ *    parseHeader, addHeader, setHeader) and OutgoingRequestMessage.setHeader normalise the name
+ *    with `headerize` (lower-case, split, capitalise, an exceptions object) on every call, ~3 % of
+ *    the client CPU; the same methods with a bounded cache of headerize's answers.
+ * 6. A start-up check: every symbol replaced or used here must still exist with the expected
  *    shape, else a clear Error names it (a SIP.js upgrade must be a deliberate act).
  *
  * Nothing else in SIP.js is patched. Internal members used (not patched) are listed in
@@ -31,11 +35,12 @@
 import { randomBytes } from "node:crypto";
 import { Parser } from "sip.js/lib/core/messages/parser.js";
 import { IncomingMessage } from "sip.js/lib/core/messages/incoming-message.js";
+import { OutgoingRequestMessage } from "sip.js/lib/core/messages/outgoing-request-message.js";
+import { headerize } from "sip.js/lib/core/messages/utils.js";
 import { Timers } from "sip.js/lib/core/timers.js";
 import { ClientTransaction } from "sip.js/lib/core/transactions/client-transaction.js";
 import { InviteClientTransaction } from "sip.js/lib/core/transactions/invite-client-transaction.js";
 import { NonInviteClientTransaction } from "sip.js/lib/core/transactions/non-invite-client-transaction.js";
-import type { OutgoingRequestMessage } from "sip.js/lib/core/messages/outgoing-request-message.js";
 import type { Logger } from "sip.js/lib/core/log/logger.js";
 import { Grammar } from "sip.js/lib/grammar/grammar.js";
 import { Registerer } from "sip.js/lib/api/registerer.js";
@@ -119,11 +124,19 @@ export interface SipJsSymbols {
   NonInviteClientTransaction: unknown;
   Registerer: unknown;
   Timers: unknown;
+  OutgoingRequestMessage: unknown;
 }
 
 type GrammarParse = (input: string, startRule: string) => unknown;
 
+const INCOMING_HEADER_METHODS = ["addHeader", "getHeader", "getHeaders", "hasHeader", "parseHeader", "setHeader"] as const;
+
 const proto = (cls: unknown): unknown => (cls as { prototype?: unknown } | undefined)?.prototype;
+
+/** IncomingMessage's header accessors as this SIP.js had them (the patched ones must equal them). */
+export const stockIncomingHeaderMethods = Object.fromEntries(
+  INCOMING_HEADER_METHODS.map((name) => [name, (IncomingMessage.prototype as unknown as Record<string, unknown>)[name]]),
+) as Record<(typeof INCOMING_HEADER_METHODS)[number], (...args: unknown[]) => unknown>;
 
 /**
  * The symbols as this SIP.js installation had them when this module loaded, before any patch
@@ -132,20 +145,24 @@ const proto = (cls: unknown): unknown => (cls as { prototype?: unknown } | undef
 export const stockSipJsSymbols: SipJsSymbols = {
   Parser: { parseMessage: Parser.parseMessage },
   UserAgent,
-  IncomingMessage,
+  IncomingMessage: { prototype: { ...stockIncomingHeaderMethods } },
   Grammar: { parse: Grammar.parse },
   ClientTransaction: { makeId: (ClientTransaction as unknown as { makeId: unknown }).makeId },
   InviteClientTransaction: { prototype: { ackResponse: InviteClientTransaction.prototype.ackResponse } },
   NonInviteClientTransaction,
   Registerer,
   Timers,
+  OutgoingRequestMessage: { prototype: { setHeader: OutgoingRequestMessage.prototype.setHeader } },
 };
+
 
 /** Throws naming the first symbol that is not what this module expects. */
 export function checkSipJs(lib: SipJsSymbols = stockSipJsSymbols): void {
   requireFunction(lib.Parser, "parseMessage", "Core.Parser.parseMessage");
   requireFunction(proto(lib.UserAgent), "onTransportMessage", "UserAgent.onTransportMessage", "Parser.parseMessage(");
   requireFunction(proto(lib.IncomingMessage), "parseHeader", "IncomingMessage.parseHeader", "header.parsed");
+  for (const name of INCOMING_HEADER_METHODS) requireFunction(proto(lib.IncomingMessage), name, `IncomingMessage.${name}`, "headerize(name)");
+  requireFunction(proto(lib.OutgoingRequestMessage), "setHeader", "OutgoingRequestMessage.setHeader", "this.headers[headerize(name)]=valueinstanceofArray?value:[value]");
   requireFunction(lib.Grammar, "parse", "Grammar.parse", "startRule");
   requireFunction(proto(lib.UserAgent), "constructor", "UserAgent constructor", 'Grammar.parse(this._instanceId, "uuid")');
   requireFunction(lib.ClientTransaction, "makeId", "ClientTransaction.makeId", "z9hG4bK");
@@ -292,6 +309,79 @@ export function stockParse(data: string, logger: Logger): SipJsIncomingMessage |
 }
 
 // -------------------------------------------------------------------------------------------------
+// Header names
+
+/** Header names seen (from code, and from received messages: hence bounded). */
+const HEADERIZE_CACHE_LIMIT = 1024;
+const headerized = new Map<string, string>();
+
+/** SIP.js's headerize, remembered. */
+export function cachedHeaderize(name: string): string {
+  let h = headerized.get(name);
+  if (h === undefined) {
+    h = headerize(name);
+    if (headerized.size >= HEADERIZE_CACHE_LIMIT) headerized.clear();
+    headerized.set(name, h);
+  }
+  return h;
+}
+
+type HeaderValue = { raw: string; parsed?: unknown };
+interface IncomingHeaders {
+  headers: Record<string, HeaderValue[] | undefined>;
+}
+
+/** IncomingMessage's header accessors exactly as in 0.21.2, with cachedHeaderize (see 5. above). */
+const incomingHeaderMethods = {
+  addHeader(this: IncomingHeaders, name: string, value: string): void {
+    const header = { raw: value };
+    name = cachedHeaderize(name);
+    const list = this.headers[name];
+    if (list) list.push(header);
+    else this.headers[name] = [header];
+  },
+  getHeader(this: IncomingHeaders, name: string): string | undefined {
+    const header = this.headers[cachedHeaderize(name)];
+    if (header) {
+      if (header[0]) return header[0].raw;
+    }
+    return undefined;
+  },
+  getHeaders(this: IncomingHeaders, name: string): string[] {
+    const header = this.headers[cachedHeaderize(name)];
+    if (!header) return [];
+    const result: string[] = [];
+    for (const part of header) result.push(part.raw);
+    return result;
+  },
+  hasHeader(this: IncomingHeaders, name: string): boolean {
+    return !!this.headers[cachedHeaderize(name)];
+  },
+  parseHeader(this: IncomingHeaders, name: string, idx = 0): unknown {
+    name = cachedHeaderize(name);
+    const list = this.headers[name];
+    if (!list || idx >= list.length) return undefined;
+    const header = list[idx]!;
+    if (header.parsed) return header.parsed;
+    // As stock: '-' becomes '_' for the grammar rule, and a value that does not parse is removed.
+    const parsed = Grammar.parse(header.raw, name.replace(/-/g, "_"));
+    if (parsed === -1) {
+      list.splice(idx, 1);
+      return undefined;
+    }
+    header.parsed = parsed;
+    return parsed;
+  },
+  setHeader(this: IncomingHeaders, name: string, value: string): void {
+    this.headers[cachedHeaderize(name)] = [{ raw: value }];
+  },
+};
+
+function outgoingSetHeader(this: { headers: Record<string, unknown[]> }, name: string, value: unknown): void {
+  this.headers[cachedHeaderize(name)] = value instanceof Array ? value : [value];
+}
+
+// -------------------------------------------------------------------------------------------------
 // Install
 
 /**
@@ -310,6 +400,8 @@ export function installSipJsRuntime(opts: SipJsRuntimeOptions = {}): void {
     (ClientTransaction as unknown as { makeId: typeof makeId }).makeId = makeId;
     (InviteClientTransaction.prototype as unknown as { ackResponse: typeof ackResponse }).ackResponse = ackResponse;
     (Grammar as unknown as { parse: GrammarParse }).parse = grammarParse;
+    Object.assign(IncomingMessage.prototype, incomingHeaderMethods);
+    (OutgoingRequestMessage.prototype as unknown as { setHeader: typeof outgoingSetHeader }).setHeader = outgoingSetHeader;
     installed = true;
   }
   if (timerLMs === undefined) return;

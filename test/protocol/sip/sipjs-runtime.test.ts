@@ -20,9 +20,11 @@ import {
   nextBranch,
   sipJsRuntimeStats,
   stockParse,
+  stockIncomingHeaderMethods,
   stockSipJsSymbols,
   type SipJsSymbols,
 } from "../../../src/protocol/sip/sipjs-runtime.js";
+import { IncomingMessage } from "sip.js/lib/core/messages/incoming-message.js";
 
 installSipJsRuntime();
 
@@ -104,6 +106,47 @@ describe("the uuid rule", () => {
     expect(sipJsRuntimeStats.grammarParses - before).toBe(1);
   });
 });
+
+describe("header accessors with remembered header names", () => {
+  it("IncomingMessage's accessors and OutgoingRequestMessage.setHeader are replaced and answer as the stock ones", () => {
+    const patched = IncomingMessage.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+    for (const name of Object.keys(stockIncomingHeaderMethods)) expect(patched[name]).not.toBe(stockIncomingHeaderMethods[name as never]);
+    const names = ["via", "Via", "VIA", "call-id", "Call_ID", "cseq", "CSEQ", "www-authenticate", "min-se", "rack", "rseq", "x-foo_bar", "Content-Type", "contact", "P-Asserted-Identity", "", "-", "a--b"];
+    const values = ["SIP/2.0/TCP h;branch=z9hG4bK1", "abc@h", "1 INVITE", 'Digest realm="r"', "90", "1 1 INVITE", "7", "x", "application/sdp", "<sip:a@h>", "<sip:a@h>", "v", "v", "v"];
+    // Two messages driven through the same calls, one with the stock methods, one with ours.
+    const ours = { headers: {} as Record<string, unknown> };
+    const stock = { headers: {} as Record<string, unknown> };
+    const call = (method: string, ...args: unknown[]) => {
+      const a = patched[method]!.apply(ours, args);
+      const b = stockIncomingHeaderMethods[method as never] as (...x: unknown[]) => unknown;
+      expect(normalizeParsed(a), `${method}(${args.join(", ")})`).toStrictEqual(normalizeParsed(b.apply(stock, args)));
+    };
+    names.forEach((n, i) => {
+      call("addHeader", n, values[i % values.length]);
+      call("addHeader", n.toUpperCase(), "second");
+    });
+    for (const n of names) {
+      call("getHeader", n);
+      call("getHeaders", n);
+      call("hasHeader", n);
+      call("parseHeader", n);
+      call("parseHeader", n, 1);
+      call("parseHeader", n, 5);
+    }
+    call("setHeader", "CSeq", "2 BYE");
+    call("getHeaders", "cseq");
+    call("hasHeader", "never-there");
+    expect(JSON.stringify(ours.headers)).toBe(JSON.stringify(stock.headers));
+    const out = new OutgoingRequestMessage("INVITE", new URI("sip", "b", "h"), new URI("sip", "a", "h"), new URI("sip", "b", "h"), {});
+    out.setHeader("call_id", "x");
+    out.setHeader("Record-route", ["r1", "r2"]);
+    expect(out.getHeader("Call-ID")).toBe("x");
+    expect(out.getHeaders("record-route")).toEqual(["r1", "r2"]);
+  });
+});
+
+/** Parsed header objects compared by content (class instances from two grammar runs differ by identity). */
+const normalizeParsed = (v: unknown): unknown => (v !== null && typeof v === "object" ? JSON.parse(JSON.stringify(v)) : v);
 
 describe("branch ids", () => {
   it("100,000 generated are unique, carry the RFC 3261 magic cookie and are tokens", () => {
