@@ -69,6 +69,8 @@ export interface MsrpForwarderOptions {
 }
 
 const DEFAULT_REFUSED_MEMORY = 1024;
+const STRIP = { stripSuccessReport: true };
+const NO_STRIP = { stripSuccessReport: false };
 
 export class MsrpChunkForwarder {
   private readonly refused = new Map<string, number>();
@@ -129,11 +131,10 @@ export class MsrpChunkForwarder {
     const target = this.opts.target();
     this.opts.onForwardStart?.();
     const endToEnd = this.endToEnd;
-    const forwarded = target.forwardChunk(req, { stripSuccessReport: !this.passReports });
+    target.forwardChunkThen(req, this.passReports ? NO_STRIP : STRIP, (r) =>
+      this.forwarded(chunk, req, messageId, r, req.flag, req.body.length, endToEnd),
+    );
     if (!endToEnd) chunk.respond(200);
-    void forwarded
-      .catch((): MsrpChunkResult => ({ status: 0, answered: false, latencyUs: 0 }))
-      .then((r) => this.forwarded(chunk, req, messageId, r, req.flag, req.body.length, endToEnd));
     if (target.congested) this.hold(target);
   }
 
@@ -144,7 +145,7 @@ export class MsrpChunkForwarder {
     if (messageId !== undefined && this.refused.has(messageId)) return undefined;
     const target = this.opts.target();
     const streamed = new StreamedChunk(this, chunk, messageId, target);
-    const fwd = target.openForward(chunk.request, streamed.onResult, { stripSuccessReport: !this.passReports });
+    const fwd = target.openForward(chunk.request, streamed.onResult, this.passReports ? NO_STRIP : STRIP);
     if (!fwd) return undefined;
     streamed.fwd = fwd;
     this.opts.counters.chunks++;

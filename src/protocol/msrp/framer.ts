@@ -104,6 +104,12 @@ const PREFIX = Buffer.from("MSRP ", "latin1");
 const EMPTY: Buffer = Buffer.alloc(0);
 const METHOD = /^[A-Z]+$/;
 const STATUS_LINE = /^(\d{3})(?: (.*))?$/;
+const DIGIT3 = /^\d{3}$/;
+
+function isStatusLine(rest: string): boolean {
+  if (rest.length === 3) return DIGIT3.test(rest);
+  return rest.length > 3 && rest.charCodeAt(3) === 0x20 && STATUS_LINE.test(rest);
+}
 const HEADER_NAME = /^[A-Za-z0-9\-_.!%*+`'~]+$/;
 /**
  * Looser than RFC 4975's ident (which wants an alphanumeric first): a peer's odd but framable tid
@@ -151,7 +157,7 @@ class FramerCore {
    * Path values already found valid: a connection carries the same few paths over and over, and
    * parsing their URIs was the largest cost per small message.
    */
-  private readonly validPaths = new Set<string>();
+  private readonly validPaths = new PathCache();
 
   // ---- cut-through state (streaming only) ----
   /** Where the next search for the blank line ending the header block begins; -1 once known. */
@@ -429,14 +435,12 @@ class FramerCore {
     let start: StartLine;
     if (METHOD.test(rest)) {
       start = { kind: "request", tid, method: rest };
+    } else if (isStatusLine(rest)) {
+      // `NNN` or `NNN comment` (what STATUS_LINE matches), read without a match array.
+      start = { kind: "response", tid, status: Number(rest.slice(0, 3)) };
+      if (rest.length > 3) start.comment = rest.slice(4);
     } else {
-      const m = STATUS_LINE.exec(rest);
-      if (m) {
-        start = { kind: "response", tid, status: Number(m[1]) };
-        if (m[2] !== undefined) start.comment = m[2];
-      } else {
-        start = { kind: "invalid", tid };
-      }
+      start = { kind: "invalid", tid };
     }
     this.current = start;
     // The needle lives in a scratch buffer of this framer (one message is framed at a time).
@@ -538,13 +542,21 @@ class FramerCore {
 
 /** Splits a header block (no trailing CRLF) into `headers`; the error names the first bad line. */
 function parseHeaderLines(text: string, headers: MsrpHeaderList): MsrpParseError | undefined {
-  for (const line of text.split("\r\n")) {
-    const colon = line.indexOf(":");
-    const name = colon < 0 ? "" : line.slice(0, colon).trim();
-    if (!HEADER_NAME.test(name)) return nonFatal("bad-header", `malformed header line: ${JSON.stringify(line.slice(0, 80))}`);
-    headers.push([canonicalMsrpHeaderName(name), line.slice(colon + 1).trim()]);
+  // Line by line in place (no split array, no string per line): this runs for every chunk.
+  let pos = 0;
+  for (;;) {
+    let lineEnd = text.indexOf("\r\n", pos);
+    const last = lineEnd < 0;
+    if (last) lineEnd = text.length;
+    const colon = text.indexOf(":", pos);
+    const name = colon < 0 || colon > lineEnd ? "" : text.slice(pos, colon).trim();
+    if (!HEADER_NAME.test(name)) {
+      return nonFatal("bad-header", `malformed header line: ${JSON.stringify(text.slice(pos, Math.min(lineEnd, pos + 80)))}`);
+    }
+    headers.push([canonicalMsrpHeaderName(name), text.slice(colon + 1, lineEnd).trim()]);
+    if (last) return undefined;
+    pos = lineEnd + 2;
   }
-  return undefined;
 }
 
 /**
@@ -652,10 +664,39 @@ export class MsrpStreamFramer {
 
 const MAX_CACHED_PATHS = 64;
 
-function validateHeaders(headers: MsrpHeaderList, validPaths: Set<string>): MsrpParseError | undefined {
+/**
+ * Path values already found valid. The last two (a connection's To-Path and From-Path, the same on
+ * every chunk) are compared directly, which is cheaper than hashing a freshly parsed string.
+ */
+class PathCache {
+  private readonly set = new Set<string>();
+  private a = "";
+  private b = "";
+
+  has(value: string): boolean {
+    if (value === this.a || value === this.b) return true;
+    if (!this.set.has(value)) return false;
+    this.remember(value);
+    return true;
+  }
+
+  add(value: string): void {
+    if (this.set.size >= MAX_CACHED_PATHS) this.set.clear();
+    this.set.add(value);
+    this.remember(value);
+  }
+
+  private remember(value: string): void {
+    this.b = this.a;
+    this.a = value;
+  }
+}
+
+function validateHeaders(headers: MsrpHeaderList, validPaths: PathCache): MsrpParseError | undefined {
   let toPath: string | undefined;
   let fromPath: string | undefined;
-  for (const [name, value] of headers) {
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
     switch (name) {
       case "To-Path":
         toPath ??= value;
@@ -679,19 +720,17 @@ function validateHeaders(headers: MsrpHeaderList, validPaths: Set<string>): Msrp
         break;
     }
   }
-  for (const [name, value] of [
-    ["To-Path", toPath],
-    ["From-Path", fromPath],
-  ] as const) {
-    if (value === undefined) return new MsrpParseError("missing-header", `${name} is missing`);
-    if (validPaths.has(value)) continue;
-    const uris = parsePath(value);
-    if (uris.length === 0 || !uris.every((u) => parseMsrpUri(u) !== null)) {
-      return new MsrpParseError("bad-header", `invalid ${name}: ${value}`);
-    }
-    if (validPaths.size >= MAX_CACHED_PATHS) validPaths.clear();
-    validPaths.add(value);
+  return checkPath("To-Path", toPath, validPaths) ?? checkPath("From-Path", fromPath, validPaths);
+}
+
+function checkPath(name: string, value: string | undefined, validPaths: PathCache): MsrpParseError | undefined {
+  if (value === undefined) return new MsrpParseError("missing-header", `${name} is missing`);
+  if (validPaths.has(value)) return undefined;
+  const uris = parsePath(value);
+  if (uris.length === 0 || !uris.every((u) => parseMsrpUri(u) !== null)) {
+    return new MsrpParseError("bad-header", `invalid ${name}: ${value}`);
   }
+  validPaths.add(value);
   return undefined;
 }
 

@@ -96,6 +96,30 @@ const CANONICAL_NAMES: ReadonlyMap<string, string> = new Map(
 const CANONICAL_SPELLINGS: ReadonlySet<string> = new Set(CANONICAL_NAMES.values());
 
 export function canonicalMsrpHeaderName(name: string): string {
+  // The headers of every chunk, compared without hashing a fresh string; the constant returned
+  // also makes later comparisons with it cheap.
+  switch (name.length) {
+    case 6:
+      if (name === "Status") return "Status";
+      break;
+    case 7:
+      if (name === "To-Path") return "To-Path";
+      break;
+    case 9:
+      if (name === "From-Path") return "From-Path";
+      break;
+    case 10:
+      if (name === "Message-ID") return "Message-ID";
+      if (name === "Byte-Range") return "Byte-Range";
+      break;
+    case 12:
+      if (name === "Content-Type") return "Content-Type";
+      break;
+    case 14:
+      if (name === "Success-Report") return "Success-Report";
+      if (name === "Failure-Report") return "Failure-Report";
+      break;
+  }
   if (CANONICAL_SPELLINGS.has(name)) return name; // the usual case: skip the lower-casing
   return CANONICAL_NAMES.get(name.toLowerCase()) ?? name;
 }

@@ -498,13 +498,28 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
    * To-Path/From-Path, everything else kept (Message-ID, Byte-Range, Content-Type, flag, body).
    * Waits for the binding when the session is not bound yet. Resolves with the leg's answer.
    */
-  async forwardChunk(
+  forwardChunk(
     chunk: MsrpRequest,
     opts: { stripSuccessReport?: boolean; transactionTimeoutMs?: number } = {},
   ): Promise<MsrpChunkResult> {
+    return new Promise<MsrpChunkResult>((resolve) => this.forwardChunkThen(chunk, opts, resolve));
+  }
+
+  /**
+   * forwardChunk with a callback (relays forward every chunk: no promise and no microtask per
+   * chunk). `onResult` is called exactly once, never synchronously.
+   */
+  forwardChunkThen(
+    chunk: MsrpRequest,
+    opts: { stripSuccessReport?: boolean; transactionTimeoutMs?: number },
+    onResult: (r: MsrpChunkResult) => void,
+  ): void {
     if (this.stateValue !== "bound") {
-      const error = await this.waitUntilBound();
-      if (error) return { status: 0, answered: false, latencyUs: 0, error };
+      void this.waitUntilBound().then((error) => {
+        if (error) onResult({ status: 0, answered: false, latencyUs: 0, error });
+        else this.forwardChunkThen(chunk, opts, onResult);
+      });
+      return;
     }
     const headers: MsrpHeaderList = [
       ["To-Path", this.remoteText],
@@ -528,15 +543,14 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     this.bytesSent += chunk.body.length;
     if (getFailureReport(chunk) !== "yes") {
       conn.write(req);
-      return { status: 200, answered: false, latencyUs: 0 };
+      process.nextTick(onResult, { status: 200, answered: false, latencyUs: 0 });
+      return;
     }
-    return new Promise<MsrpChunkResult>((resolve) => {
-      const tx = conn.request(req, opts.transactionTimeoutMs ?? this.transactionTimeoutMs, (r, t) => {
-        this.inflight.delete(t);
-        resolve(chunkResult(r, t));
-      });
-      if (!tx.done) this.inflight.add(tx);
+    const tx = conn.request(req, opts.transactionTimeoutMs ?? this.transactionTimeoutMs, (r, t) => {
+      this.inflight.delete(t);
+      onResult(chunkResult(r, t));
     });
+    if (!tx.done) this.inflight.add(tx);
   }
 
   /**
