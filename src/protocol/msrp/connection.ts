@@ -425,7 +425,10 @@ export class MsrpConnection {
         this.inSink = undefined;
         this.inCollect = undefined;
         if (sink) sink.end(e.flag);
-        else if (collected) this.handler.onRequest(this, { ...collected.head, body: joinBody(collected.parts), flag: e.flag });
+        else if (collected) {
+          const h = collected.head;
+          this.handler.onRequest(this, { kind: "request", tid: h.tid, method: h.method, headers: h.headers, body: joinBody(collected.parts), flag: e.flag });
+        }
       }
     }
   }
