@@ -3,6 +3,6 @@ export type { ClientFactory, ClientSpec, EngineClient, EngineOptions, StopOption
 export { clientArrivalMs, clientsStartedWithin, IterationSchedule, invertRamp } from "./schedule.js";
 export { globalIndex, ownedIndices, ownsIndex, shareCount } from "./split.js";
 export { credentialsFor, expandTemplate } from "./user-names.js";
-export { hashUnit, mulberry32, WeightedPicker } from "./weighted-pick.js";
+export { hashUnit, WeightedPicker } from "./weighted-pick.js";
 export { ArrivalLoop } from "./arrival-loop.js";
 export { DEFAULT_PEER_SETTLE_MS, iterationRandom, PeerResolver, type PeerRequest, type PeerResolverOptions } from "./peers.js";

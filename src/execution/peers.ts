@@ -10,10 +10,11 @@
  * REGISTER has had time to complete; while fewer than one other client is that old (the first
  * moments of a run), the draw falls back to every client already up.
  */
+import { seededRandom } from "../client/prng.js";
 import type { UserCredential } from "../config/run-config.js";
 import type { PeerPlan, PopulationPlan } from "../scenario/plan.js";
 import { credentialsFor } from "./user-names.js";
-import { hashUnit, mulberry32 } from "./weighted-pick.js";
+import { hashUnit } from "./weighted-pick.js";
 
 /** Default age a client must have before a `random` draw picks it (see the module comment). */
 export const DEFAULT_PEER_SETTLE_MS = 1000;
@@ -23,9 +24,9 @@ export const DEFAULT_PEER_SETTLE_MS = 1000;
 const RANDOM_STREAM_SALT = 0x6a09e667;
 const PEER_STREAM_SALT = 0xbb67ae85;
 
-/** A seeded PRNG stream for iteration `iterationIndex` (uniform in [0, 1)). */
+/** A seeded PRNG stream for iteration `iterationIndex` (uniform in [0, 1)): the project's one PRNG. */
 export function iterationRandom(seed: number, iterationIndex: number, salt = RANDOM_STREAM_SALT): () => number {
-  return mulberry32(Math.floor(hashUnit((seed ^ salt) >>> 0, iterationIndex) * 0x1_0000_0000));
+  return seededRandom(Math.floor(hashUnit((seed ^ salt) >>> 0, iterationIndex) * 0x1_0000_0000));
 }
 
 export interface PeerResolverOptions {

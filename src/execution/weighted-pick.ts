@@ -27,18 +27,6 @@ export function hashUnit(seed: number, index: number): number {
   return (h * 0x20_0000 + (h2 >>> 11)) / 2 ** 53;
 }
 
-/** mulberry32: a small seeded PRNG for streams of random numbers inside one worker (jitter etc.). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Weighted choice among items by non-negative weights; items of weight 0 are never picked. */
 export class WeightedPicker {
   private readonly cumulative: number[] = [];

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { hashUnit, mulberry32, WeightedPicker } from "../../src/execution/weighted-pick.js";
+import { seededRandom } from "../../src/client/prng.js";
+import { iterationRandom } from "../../src/execution/peers.js";
+import { hashUnit, WeightedPicker } from "../../src/execution/weighted-pick.js";
 
 describe("seeded weighted pick", () => {
   it("picks in proportion to the weights", () => {
@@ -44,9 +46,17 @@ describe("seeded weighted pick", () => {
     expect(hashUnit(9, 2 ** 32)).not.toBe(hashUnit(9, 0));
   });
 
-  it("mulberry32 repeats its stream for a seed", () => {
-    const a = mulberry32(5);
-    const b = mulberry32(5);
+  it("iteration streams come from the client PRNG and keep their values (runs stay reproducible across versions)", () => {
+    const a = iterationRandom(42, 7);
+    const b = iterationRandom(42, 7);
     for (let i = 0; i < 100; i++) expect(a()).toBe(b());
+    // Golden values from before the execution module used src/client/prng.ts (its own copy of mulberry32).
+    const r = iterationRandom(42, 7);
+    expect([r(), r(), r()]).toEqual([0.6809670287184417, 0.35793760675005615, 0.16558288736268878]);
+    const q = iterationRandom(1, 2 ** 33 + 5);
+    expect([q(), q()]).toEqual([0.42341434536501765, 0.8736239809077233]);
+    const s = seededRandom(5);
+    const t = seededRandom(5);
+    for (let i = 0; i < 100; i++) expect(s()).toBe(t());
   });
 });
