@@ -11,7 +11,7 @@
  *
  * Accuracy: 20 ms injected by the server at a moderate rate (500/s by default); p50/p99 of
  * `register` (timed from each REGISTER's intended start) and `register.service` (sent → 2xx), for
- * the whole run and for the steady part (see steadyStats). Other processes on the machine move the
+ * the whole run and for the steady part (see runOnce). Other processes on the machine move the
  * tail: each run reports the 1-minute load average it started at, and --repeat N runs it N times
  * and reports the range.
  *
@@ -19,14 +19,9 @@
  *          [--delay-only] [--delay-rate 500] [--repeat 1]
  * Library use: import { runRegisterRateBench, runDelayAccuracyBench } from "./register-rate.mjs".
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import hdr from "hdr-histogram-js";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
-
-const root = new URL("../../", import.meta.url);
-const dist = (path) => new URL(`dist/${path}`, root).href;
+import { argValue, runScenario, sumFamily, windowLagP99Ms, windowStats } from "./load-test-run.mjs";
 
 function scenarioYaml({ name, clients, arrivalRate, rampSeconds, steadySeconds, rate }) {
   return `name: ${name}
@@ -58,66 +53,27 @@ scenarios:
 }
 
 /**
- * p50/p99 of one metric over the steady part of the run, merged exactly from latency.hlog's
- * per-second histograms: the first steady second is skipped so JIT warm-up and connection set-up
- * do not stand in for the steady-state figure (the summary's whole-run figures are kept beside).
+ * The steady part of the run is from one second into the steady phase to its end: the first
+ * steady second is skipped so JIT warm-up and connection set-up do not stand in for the
+ * steady-state figure (the summary's whole-run figures are kept beside). p50/p99 there are merged
+ * exactly from latency.hlog's per-second histograms.
  */
-function steadyStats(outDir, tag, fromSec, toSec) {
-  const text = readFileSync(join(outDir, "latency.hlog"), "utf8");
-  const reader = new hdr.HistogramLogReader(text);
-  const merged = hdr.build({ numberOfSignificantValueDigits: 3, autoResize: true });
-  for (let h = reader.nextIntervalHistogram(); h !== null; h = reader.nextIntervalHistogram()) {
-    const startSec = h.startTimeStampMsec / 1000 - reader.startTimeSec;
-    if (h.tag === tag && startSec >= fromSec && startSec < toSec) merged.add(h);
-  }
-  const ms = (us) => Math.round(us) / 1000;
-  return { count: merged.totalCount, p50: ms(merged.getValueAtPercentile(50)), p99: ms(merged.getValueAtPercentile(99)) };
-}
-
-/** Highest per-second generator event-loop lag p99 (ms, max over workers) in the steady periods. */
-function steadyLagP99Ms(outDir, fromSec, toSec) {
-  const [header, ...lines] = readFileSync(join(outDir, "periods.csv"), "utf8").trim().split("\n");
-  const col = Object.fromEntries(header.split(",").map((name, i) => [name, i]));
-  let max = 0;
-  for (const line of lines) {
-    const cells = line.split(",");
-    const t = Number(cells[col.time_s]);
-    if (cells[col.metric] === "worker.lag_p99_us" && t >= fromSec && t < toSec) max = Math.max(max, Number(cells[col.value]));
-  }
-  return max / 1000;
-}
-
 async function runOnce({ name, clients, arrivalRate, rampSeconds, steadySeconds, rate, flags = {} }) {
-  const { resolveRunConfig } = await import(dist("config/resolve.js"));
-  const { runLoadTest } = await import(dist("runner/index.js"));
-  const dir = mkdtempSync(join(tmpdir(), "cpm-load-bench-"));
-  try {
-    const scenarioFile = join(dir, `${name}.yaml`);
-    writeFileSync(scenarioFile, scenarioYaml({ name, clients, arrivalRate, rampSeconds, steadySeconds, rate }));
-    const config = resolveRunConfig({
-      scenarioFile,
-      flags: { connection: "shared", transport: "tcp", live: false, out: join(dir, "results"), ...flags },
-      env: {},
-    });
-    const { summary, outDir } = await runLoadTest(config);
-    const from = rampSeconds + 1;
-    const to = rampSeconds + steadySeconds;
-    return {
+  const from = rampSeconds + 1;
+  const to = rampSeconds + steadySeconds;
+  return runScenario({
+    name,
+    yaml: scenarioYaml({ name, clients, arrivalRate, rampSeconds, steadySeconds, rate }),
+    flags,
+    analyse: ({ summary, outDir, config }) => ({
       summary,
       workers: config.workers,
       lagBoundMs: config.saturationLagUs / 1000,
-      steadyLagP99Ms: steadyLagP99Ms(outDir, from, to),
-      steady: { register: steadyStats(outDir, "register", from, to), service: steadyStats(outDir, "register.service", from, to) },
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+      steadyLagP99Ms: windowLagP99Ms(outDir, from, to),
+      steady: { register: windowStats(outDir, "register", from, to), service: windowStats(outDir, "register.service", from, to) },
+    }),
+  });
 }
-
-const sumFamily = (counters, prefix) =>
-  Object.entries(counters)
-    .filter(([k]) => k === prefix || k.startsWith(`${prefix}.`))
-    .reduce((a, [, v]) => a + v, 0);
 
 export async function runRegisterRateBench(opts = {}) {
   const rates = opts.rates ?? [2000, 4000, 6000, 8000];
@@ -222,11 +178,6 @@ export async function runDelayAccuracyBench(opts = {}) {
     if (values.length > 0) range[key] = [Math.min(...values), Math.max(...values)];
   }
   return { bench: "delay-accuracy", injectedMs: 20, rate, seconds, ...median, range, runs };
-}
-
-function argValue(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : fallback;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -18,14 +18,9 @@
  * Usage: node test/bench/session-rate.mjs [--seconds 10] [--rates 250,500,750,1000,1500,2000,3000,4000]
  * Library use: import { runSessionRateBench } from "./session-rate.mjs".
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import hdr from "hdr-histogram-js";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
-
-const root = new URL("../../", import.meta.url);
-const dist = (path) => new URL(`dist/${path}`, root).href;
+import { argValue, runScenario, sumFamily, windowLagP99Ms, windowStats } from "./load-test-run.mjs";
 
 /** The goal of issue 3: p99 session_setup below this, with no error. */
 export const SETUP_P99_BOUND_MS = 50;
@@ -67,57 +62,18 @@ scenarios:
 `;
 }
 
-/** p50/p99 of one metric over [fromSec, toSec) of the run, merged exactly from latency.hlog. */
-function windowStats(outDir, tag, fromSec, toSec) {
-  const text = readFileSync(join(outDir, "latency.hlog"), "utf8");
-  const reader = new hdr.HistogramLogReader(text);
-  const merged = hdr.build({ numberOfSignificantValueDigits: 3, autoResize: true });
-  for (let h = reader.nextIntervalHistogram(); h !== null; h = reader.nextIntervalHistogram()) {
-    const startSec = h.startTimeStampMsec / 1000 - reader.startTimeSec;
-    if (h.tag === tag && startSec >= fromSec && startSec < toSec) merged.add(h);
-  }
-  const ms = (us) => Math.round(us) / 1000;
-  return { count: merged.totalCount, p50: ms(merged.getValueAtPercentile(50)), p99: ms(merged.getValueAtPercentile(99)) };
-}
-
-/** Highest per-second generator event-loop lag p99 (ms, max over workers) in [fromSec, toSec). */
-function windowLagP99Ms(outDir, fromSec, toSec) {
-  const [header, ...lines] = readFileSync(join(outDir, "periods.csv"), "utf8").trim().split("\n");
-  const col = Object.fromEntries(header.split(",").map((name, i) => [name, i]));
-  let max = 0;
-  for (const line of lines) {
-    const cells = line.split(",");
-    const t = Number(cells[col.time_s]);
-    if (cells[col.metric] === "worker.lag_p99_us" && t >= fromSec && t < toSec) max = Math.max(max, Number(cells[col.value]));
-  }
-  return max / 1000;
-}
-
-const sumFamily = (counters, prefix) =>
-  Object.entries(counters)
-    .filter(([k]) => k === prefix || k.startsWith(`${prefix}.`))
-    .reduce((a, [, v]) => a + v, 0);
-
 async function runOnce({ rate, seconds, flags = {} }) {
-  const { resolveRunConfig } = await import(dist("config/resolve.js"));
-  const { runLoadTest } = await import(dist("runner/index.js"));
   // Idle most of the time even if sessions took 250 ms: caller and callee busy per session.
   const clients = Math.max(1000, Math.ceil(rate / 2));
   const shape = { name: `session-rate-${rate}`, clients, arrivalRate: clients, rampSeconds: 2, warmupSeconds: 4, steadySeconds: seconds, drainSeconds: 2, rate };
-  const dir = mkdtempSync(join(tmpdir(), "cpm-load-bench-"));
-  try {
-    const scenarioFile = join(dir, `${shape.name}.yaml`);
-    writeFileSync(scenarioFile, scenarioYaml(shape));
-    const config = resolveRunConfig({
-      scenarioFile,
-      flags: { connection: "shared", transport: "tcp", live: false, out: join(dir, "results"), ...flags },
-      env: {},
-    });
-    const { summary, outDir } = await runLoadTest(config);
-    // Steady window: from one second into the steady phase to its end.
-    const from = shape.rampSeconds + shape.warmupSeconds + 1;
-    const to = shape.rampSeconds + shape.warmupSeconds + seconds;
-    return {
+  // Steady window: from one second into the steady phase to its end.
+  const from = shape.rampSeconds + shape.warmupSeconds + 1;
+  const to = shape.rampSeconds + shape.warmupSeconds + seconds;
+  return runScenario({
+    name: shape.name,
+    yaml: scenarioYaml(shape),
+    flags,
+    analyse: ({ summary, outDir, config }) => ({
       clients,
       summary,
       workers: config.workers,
@@ -127,10 +83,8 @@ async function runOnce({ rate, seconds, flags = {} }) {
       steadySetup: windowStats(outDir, "session_setup", from, to),
       steadyReady: windowStats(outDir, "session_ready", from, to),
       steadyDelivery: windowStats(outDir, "message_delivery", from, to),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    }),
+  });
 }
 
 export async function runSessionRateBench(opts = {}) {
@@ -200,11 +154,6 @@ export async function runSessionRateBench(opts = {}) {
         : "latency or errors while the generator kept up (the PF, or CPU taken by other processes)"
       : "highest rate tried",
   };
-}
-
-function argValue(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : fallback;
 }
 
 export function describeSessionRow(row) {
