@@ -563,46 +563,63 @@ export class MsrpOutboundStream {
   private finished = false;
   private reported = false;
   private readonly ops: ChunkWireOp[] = [];
+  /**
+   * Dropped at the end (its head and tail are of no further use): an ended chunk waits for its
+   * answer for a while, many at once on a busy relay, and holds as little as possible meanwhile.
+   */
+  private writer: OutboundChunkWriter | undefined;
+  private endBytes = 0;
 
   constructor(
     private readonly conn: MsrpConnection,
-    private readonly writer: OutboundChunkWriter,
+    writer: OutboundChunkWriter,
     private readonly timeoutMs: number,
     private readonly onResult: ((result: TransactionResult, tx: MsrpTransaction) => void) | undefined,
-  ) {}
+  ) {
+    this.writer = writer;
+  }
 
   /** Body bytes passed on so far. */
   get bytes(): number {
-    return this.writer.bodyBytes;
+    return this.writer?.bodyBytes ?? this.endBytes;
   }
 
   /** @internal */
   begin(): void {
-    this.conn.writeOps(this.writer.start(), this);
+    this.conn.writeOps(this.writer!.start(), this);
   }
 
   /** Passes body bytes on; false when the connection is congested (hold the source until waitDrain()). */
   write(data: Buffer): boolean {
-    if (this.finished) return true;
+    const writer = this.writer;
+    if (this.finished || !writer) return true;
     const ops = this.ops;
-    ops.length = 0;
-    this.writer.write(data, ops);
+    writer.write(data, ops);
     this.conn.writeOps(ops, this);
+    // The ops hold views of the source's reads: not kept past the write.
+    ops.length = 0;
     return !this.conn.congested;
   }
 
   /** Writes the end-line with `flag` (`#`: the message is aborted, e.g. its sender went away). */
   end(flag: ContinuationFlag): void {
-    if (this.finished) return;
-    this.conn.writeOps(this.writer.end(flag), this);
-    this.finished = true;
+    const writer = this.writer;
+    if (this.finished || !writer) return;
+    this.conn.writeOps(writer.end(flag), this);
+    this.finish();
     this.conn.streamEnded(this);
     this.maybeReport();
   }
 
   /** @internal The ops that interrupt the open piece (the connection has other messages to send). */
   interruptOps(): ChunkWireOp[] {
-    return this.finished ? [] : this.writer.interrupt();
+    return this.finished || !this.writer ? [] : this.writer.interrupt();
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.endBytes = this.writer?.bodyBytes ?? this.endBytes;
+    this.writer = undefined;
   }
 
   /** The chunk's source went away mid-body: end it as aborted. */
@@ -624,7 +641,7 @@ export class MsrpOutboundStream {
 
   /** @internal */
   connectionClosed(): void {
-    this.finished = true;
+    this.finish();
     this.maybeReport();
   }
 
