@@ -6,10 +6,9 @@
 import type { Session } from "sip.js/lib/api/session.js";
 import type { SessionDescriptionHandlerFactory } from "sip.js/lib/api/session-description-handler-factory.js";
 import type { MsrpEndpoint } from "../protocol/msrp/endpoint.js";
-import { buildMsrpAnswer, type MsrpSdpError, sdpFromBody } from "../protocol/sdp/index.js";
+import { answerSetup, extractMsrpMedia, intersectMediaTypes, MsrpSdpError, sdpFromBody } from "../protocol/sdp/index.js";
 import {
   CPM_ACCEPT_TYPES,
-  CPM_ACCEPT_WRAPPED_TYPES,
   type MsrpDescriptionOptions,
   MsrpSessionDescriptionHandler,
   type MsrpSdhSessionOptions,
@@ -41,17 +40,21 @@ export function msrpSdhOf(session: Session): MsrpSessionDescriptionHandler | und
 /**
  * Why an incoming INVITE's offer cannot be answered, or undefined when it can. SIP.js answers an
  * SDH failure inside Invitation.accept() with 480, so the terminating client checks first and
- * rejects with `error.sipStatus` (488) itself. `body` may be multipart/mixed. Only the negotiation is checked (with a
- * placeholder path): no MSRP session is made.
+ * rejects with `error.sipStatus` (488) itself. `body` may be multipart/mixed. Only the negotiation
+ * is checked: no answer is built, no MSRP session is made.
  */
 export function checkMsrpOffer(body: string, opts: MsrpDescriptionOptions = {}): MsrpSdpError | undefined {
-  const r = buildMsrpAnswer(sdpFromBody(body) ?? body, {
-    path: ["msrp://127.0.0.1:9/check;tcp"],
-    acceptTypes: opts.acceptTypes ?? CPM_ACCEPT_TYPES,
-    acceptWrappedTypes: opts.acceptWrappedTypes ?? CPM_ACCEPT_WRAPPED_TYPES,
-    protos: opts.protos ?? ["TCP/MSRP"],
-    ...(opts.answerSetup !== undefined && { preferredSetup: opts.answerSetup }),
-    origin: { sessionId: "0", sessionVersion: 0 },
-  });
-  return r.ok ? undefined : r.error;
+  // What can make buildMsrpAnswer fail for a valid own path, in its order, without building the
+  // answer (the handler builds it again at accept: doing it twice was ~1 % of the client CPU).
+  const extracted = extractMsrpMedia(sdpFromBody(body) ?? body, { protos: opts.protos ?? ["TCP/MSRP"] });
+  if (!extracted.ok) return extracted.error;
+  const offer = extracted.media;
+  if (answerSetup(offer.setup, opts.answerSetup) === undefined) {
+    return new MsrpSdpError("incompatible-setup", `cannot answer a=setup:${offer.setup}: no side would connect`);
+  }
+  const ours = opts.acceptTypes ?? CPM_ACCEPT_TYPES;
+  if (intersectMediaTypes(ours, offer.acceptTypes).length === 0) {
+    return new MsrpSdpError("no-common-type", `no accept-type in common: offered ${offer.acceptTypes.join(" ")}, accepted ${ours.join(" ")}`);
+  }
+  return undefined;
 }

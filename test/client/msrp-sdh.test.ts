@@ -197,6 +197,36 @@ describe("MSRP SDH: offer/answer and the MSRP leg", () => {
   });
 });
 
+describe("checkMsrpOffer", () => {
+  it("refuses exactly the offers the handler cannot answer, with the same reason", async () => {
+    const base = (setup: string, types: string, proto = "TCP/MSRP", extra = "") =>
+      `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n${extra}m=message 9 ${proto} *\r\na=accept-types:${types}\r\na=path:msrp://127.0.0.1:9/abc;tcp\r\n${setup === "" ? "" : `a=setup:${setup}\r\n`}`;
+    const offers = [
+      base("active", "message/cpim"),
+      base("passive", "message/cpim"),
+      base("actpass", "*"),
+      base("holdconn", "message/cpim"),
+      base("", "text/plain"),
+      base("active", "text/plain message/cpim"),
+      base("active", "message/cpim", "TCP/TLS/MSRP"),
+      base("active", "message/cpim", "TCP/MSRP", "m=audio 4000 RTP/AVP 0\r\n"),
+      "v=0\r\nnot sdp",
+      "",
+    ];
+    for (const setup of [undefined, "active", "passive"] as const) {
+      for (const [i, offer] of offers.entries()) {
+        const eb = await endpoint();
+        const opts = setup === undefined ? {} : { answerSetup: setup };
+        const bob = new MsrpSessionDescriptionHandler(eb, opts);
+        const error = await bob.setDescription(offer).then(() => bob.getDescription()).then(() => undefined, (e: unknown) => e);
+        const checked = checkMsrpOffer(offer, opts);
+        expect(checked?.code, `offer ${i}, answerSetup ${setup}`).toBe((error as MsrpSdpError | undefined)?.code);
+        bob.close();
+      }
+    }
+  });
+});
+
 describe("MSRP SDH: SDP it cannot use (488)", () => {
   it("an offer without an MSRP stream is refused with a typed 488 reason and makes no session", async () => {
     const eb = await endpoint();
