@@ -132,7 +132,7 @@ export class MsrpChunkForwarder {
     this.opts.onForwardStart?.();
     const endToEnd = this.endToEnd;
     target.forwardChunkThen(req, this.passReports ? NO_STRIP : STRIP, (r) =>
-      this.forwarded(chunk, req, messageId, r, req.flag, req.body.length, endToEnd),
+      this.forwarded(endToEnd ? chunk : undefined, chunkFacts(req, messageId), r, req.flag, req.body.length),
     );
     if (!endToEnd) chunk.respond(200);
     if (target.congested) this.hold(target);
@@ -144,7 +144,7 @@ export class MsrpChunkForwarder {
     const messageId = chunk.messageId;
     if (messageId !== undefined && this.refused.has(messageId)) return undefined;
     const target = this.opts.target();
-    const streamed = new StreamedChunk(this, chunk, messageId, target);
+    const streamed = new StreamedChunk(this, chunk, chunkFacts(chunk.request, messageId), target);
     const fwd = target.openForward(chunk.request, streamed.onResult, this.passReports ? NO_STRIP : STRIP);
     if (!fwd) return undefined;
     streamed.fwd = fwd;
@@ -158,29 +158,31 @@ export class MsrpChunkForwarder {
     this.opts.counters.bytes += n;
   }
 
-  /** @internal The far leg's answer to a forwarded chunk of `bodyBytes` bytes. */
+  /**
+   * @internal The far leg's answer to a forwarded chunk of `bodyBytes` bytes. `answerTo`: the
+   * chunk to answer with it (end to end), else undefined.
+   */
   forwarded(
-    chunk: MsrpIncomingChunk,
-    req: MsrpRequest,
-    messageId: string | undefined,
+    answerTo: MsrpIncomingChunk | undefined,
+    facts: ChunkFacts,
     r: MsrpChunkResult,
     flag: ContinuationFlag,
     bodyBytes: number,
-    endToEnd: boolean,
   ): void {
     this.opts.onForwardSettled?.();
     const ok = r.status >= 200 && r.status < 300;
-    if (endToEnd) chunk.respond(ok ? r.status : r.status === 0 ? 481 : r.status, r.comment);
+    if (answerTo) answerTo.respond(ok ? r.status : r.status === 0 ? 481 : r.status, r.comment);
+    const messageId = facts.messageId;
     if (ok) {
-      if (!this.passReports && flag === "$" && messageId !== undefined && getSuccessReport(req)) this.confirm(req, bodyBytes, messageId);
+      if (!this.passReports && flag === "$" && messageId !== undefined && facts.successReport) this.confirm(facts, bodyBytes, messageId);
       return;
     }
     this.opts.counters.failedChunks++;
-    if (endToEnd || messageId === undefined || this.opts.isClosed?.() === true) return;
+    if (answerTo || messageId === undefined || this.opts.isClosed?.() === true) return;
     const status = r.status === 0 ? 481 : r.status;
     if (flag === "+") this.remember(messageId, status);
-    if (getFailureReport(req) === "yes") {
-      this.opts.source().sendReport({ messageId, status, byteRange: rangeOf(req, bodyBytes) });
+    if (facts.failureReport) {
+      this.opts.source().sendReport({ messageId, status, byteRange: rangeOf(facts, bodyBytes) });
     }
   }
 
@@ -200,8 +202,8 @@ export class MsrpChunkForwarder {
   }
 
   /** Per-leg reports: the relay, as the sender's peer, confirms the whole message. */
-  private confirm(req: MsrpRequest, bodyBytes: number, messageId: string): void {
-    const r = rangeOf(req, bodyBytes);
+  private confirm(facts: ChunkFacts, bodyBytes: number, messageId: string): void {
+    const r = rangeOf(facts, bodyBytes);
     const total = r.total !== "*" ? r.total : r.end !== "*" ? r.end : bodyBytes + r.start - 1;
     this.opts.source().sendReport({ messageId, status: 200, byteRange: { start: 1, end: total, total } });
   }
@@ -224,13 +226,17 @@ class StreamedChunk implements MsrpBodySink {
   private flag: ContinuationFlag | undefined;
   private result: MsrpChunkResult | undefined;
   private settled = false;
+  /** Until it is answered at its end: then only its facts are kept while the far leg answers. */
+  private chunk: MsrpIncomingChunk | undefined;
 
   constructor(
     private readonly forwarder: MsrpChunkForwarder,
-    private readonly chunk: MsrpIncomingChunk,
-    private readonly messageId: string | undefined,
+    chunk: MsrpIncomingChunk,
+    private readonly facts: ChunkFacts,
     private readonly target: MsrpSession,
-  ) {}
+  ) {
+    this.chunk = chunk;
+  }
 
   readonly onResult = (r: MsrpChunkResult): void => {
     this.result = r;
@@ -246,7 +252,8 @@ class StreamedChunk implements MsrpBodySink {
   end(flag: ContinuationFlag): void {
     this.flag = flag;
     this.fwd!.end(flag);
-    this.chunk.respond(200);
+    this.chunk?.respond(200);
+    this.chunk = undefined;
     this.settle();
   }
 
@@ -260,14 +267,38 @@ class StreamedChunk implements MsrpBodySink {
     if (this.settled || this.flag === undefined || this.result === undefined) return;
     this.settled = true;
     this.fwd = undefined;
-    this.forwarder.forwarded(this.chunk, this.chunk.request, this.messageId, this.result, this.flag, this.bytes, false);
+    this.chunk = undefined;
+    this.forwarder.forwarded(undefined, this.facts, this.result, this.flag, this.bytes);
   }
 }
 
+/**
+ * What the relay still needs of a chunk once it is passed on (to report a failure or confirm the
+ * message): read from its headers at once, so the chunk itself is not kept while the far leg
+ * answers — many chunks wait at once on a busy relay, and what they hold is what the garbage
+ * collector copies and promotes.
+ */
+interface ChunkFacts {
+  messageId: string | undefined;
+  /** Failure-Report is `yes`. */
+  failureReport: boolean;
+  successReport: boolean;
+  range: ByteRange | null;
+}
+
+function chunkFacts(req: MsrpRequest, messageId: string | undefined): ChunkFacts {
+  const range = getMsrpHeader(req, "Byte-Range");
+  return {
+    messageId,
+    failureReport: getFailureReport(req) === "yes",
+    successReport: getSuccessReport(req),
+    range: range !== undefined ? parseByteRange(range) : null,
+  };
+}
+
 /** The range a chunk of `len` body bytes really covered (a chunk may be cut short). */
-function rangeOf(req: MsrpRequest, len: number): ByteRange {
-  const text = getMsrpHeader(req, "Byte-Range");
-  const parsed = text !== undefined ? parseByteRange(text) : null;
+function rangeOf(facts: ChunkFacts, len: number): ByteRange {
+  const parsed = facts.range;
   if (!parsed) return { start: 1, end: len, total: "*" };
   return { start: parsed.start, end: parsed.start + len - 1, total: parsed.total };
 }
