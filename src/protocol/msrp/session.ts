@@ -31,7 +31,7 @@ import { EventEmitter } from "node:events";
 import type { Clock, TimerHandle } from "../../time/clock.js";
 import { type ByteRange, parseByteRange, parseStatusHeader } from "./byte-range.js";
 import { ChunkerError, chunkBody, chunkMessage, type ChunkHeaderOptions } from "./chunker.js";
-import type { MsrpBodySink, MsrpConnection, MsrpTransaction, TransactionResult } from "./connection.js";
+import type { MsrpBodySink, MsrpConnection, MsrpOutboundStream, MsrpTransaction, TransactionResult } from "./connection.js";
 import {
   type ContinuationFlag,
   type FailureReport,
@@ -287,7 +287,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
   private chunkStreamHandler: MsrpChunkStreamHandler | undefined;
   private readonly inflight = new Set<MsrpTransaction>();
   /** Chunks being forwarded cut-through on this leg, until their result: how to cancel each. */
-  private readonly forwards = new Set<() => void>();
+  /** @internal */ readonly forwards = new Set<ForwardStream>();
   private readonly outgoing = new Map<string, Outgoing>();
   private connectTimer: TimerHandle | undefined;
   private readonly boundPromise: Promise<void>;
@@ -579,46 +579,18 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       headers.push(h);
     }
     const req: MsrpRequest = { kind: "request", tid: randomTransactionId(), method: "SEND", headers, body: head.body, flag: "+" };
-    const answered = getFailureReport(head) === "yes";
-    let settled = false;
-    const report = (r: MsrpChunkResult): void => {
-      if (settled) return;
-      settled = true;
-      this.forwards.delete(cancel);
-      onResult(r);
-    };
-    const cancel = (): void => {
-      stream?.cancel();
-      report({
-        status: 0,
-        answered: false,
-        latencyUs: 0,
-        error: new MsrpSessionError("msrp-session-closed", "the MSRP session closed"),
-      });
-    };
+    const fwd = new ForwardStream(this, getFailureReport(head) === "yes", onResult);
     const stream = conn.openStream(
       req,
       opts.transactionTimeoutMs ?? this.transactionTimeoutMs,
-      answered ? (r, t) => report(chunkResult(r, t)) : undefined,
+      fwd.answered ? fwd.onStreamResult : undefined,
       opts.nextTid,
     );
     if (!stream) return undefined;
+    fwd.stream = stream;
     // Closing the session ends the chunk (`#`) and cancels its transactions (terminate()).
-    this.forwards.add(cancel);
-    return {
-      write: (data) => {
-        this.bytesSent += data.length;
-        return stream.write(data);
-      },
-      end: (flag) => {
-        stream.end(flag);
-        if (!answered) report({ status: 200, answered: false, latencyUs: 0 });
-      },
-      abort: () => {
-        stream.abort();
-        if (!answered) report({ status: 0, answered: false, latencyUs: 0 });
-      },
-    };
+    this.forwards.add(fwd);
+    return fwd;
   }
 
   /** Sends a REPORT on this leg (e.g. a relay passing the far end's REPORT back, or a failure report). */
@@ -1019,7 +991,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     const conn = this.conn;
     for (const tx of [...this.inflight]) conn?.cancel(tx);
     this.inflight.clear();
-    for (const cancel of [...this.forwards]) cancel();
+    for (const fwd of [...this.forwards]) fwd.cancel();
     this.forwards.clear();
     const closedError = error ?? new MsrpSessionError("msrp-session-closed", "the MSRP session was closed");
     for (const out of [...this.outgoing.values()]) this.settle(out, closedError);
@@ -1033,6 +1005,56 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     const info: MsrpSessionCloseInfo = { reason };
     if (error) info.error = error;
     this.emit("close", info);
+  }
+}
+
+const UNANSWERED_OK: MsrpChunkResult = Object.freeze({ status: 200, answered: false, latencyUs: 0 });
+const UNANSWERED_FAILED: MsrpChunkResult = Object.freeze({ status: 0, answered: false, latencyUs: 0 });
+
+/**
+ * A chunk being forwarded cut-through on a session (openForward): an object rather than a set
+ * of closures, since a relay keeps many of them at once while the far leg answers.
+ */
+class ForwardStream implements MsrpForwardStream {
+  /** @internal */ stream: MsrpOutboundStream | undefined;
+  private settled = false;
+
+  constructor(
+    private readonly session: MsrpSession,
+    readonly answered: boolean,
+    private readonly onResult: (r: MsrpChunkResult) => void,
+  ) {}
+
+  readonly onStreamResult = (r: TransactionResult, tx: MsrpTransaction): void => this.report(chunkResult(r, tx));
+
+  write(data: Buffer): boolean {
+    const stream = this.stream;
+    if (!stream) return true;
+    this.session.bytesSent += data.length;
+    return stream.write(data);
+  }
+
+  end(flag: ContinuationFlag): void {
+    this.stream?.end(flag);
+    if (!this.answered) this.report(UNANSWERED_OK);
+  }
+
+  abort(): void {
+    this.stream?.abort();
+    if (!this.answered) this.report(UNANSWERED_FAILED);
+  }
+
+  /** The session closed: the chunk ends aborted and its transactions are forgotten. */
+  cancel(): void {
+    this.stream?.cancel();
+    this.report({ status: 0, answered: false, latencyUs: 0, error: new MsrpSessionError("msrp-session-closed", "the MSRP session closed") });
+  }
+
+  private report(r: MsrpChunkResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.session.forwards.delete(this);
+    this.onResult(r);
   }
 }
 
