@@ -78,7 +78,8 @@ export class ClientSessions implements TerminatingHost {
   readonly sdhFactory: SessionDescriptionHandlerFactory | undefined;
   private readonly opts: ClientSessionsOptions;
   private readonly live = new Set<CpmSession>();
-  private readonly bySip = new WeakMap<Session, CpmSession>();
+  /** The live sessions by their SIP.js session (a Map: a WeakMap entry per session costs the GC more). */
+  private readonly bySip = new Map<Session, CpmSession>();
   private readonly waits = new Set<{ timer: TimerHandle; resolve: (ok: boolean) => void }>();
   private disposed = false;
 
@@ -128,6 +129,7 @@ export class ClientSessions implements TerminatingHost {
 
   sessionEnded(s: CpmSession): void {
     this.live.delete(s);
+    if (this.bySip.get(s.sip) === s) this.bySip.delete(s.sip);
   }
 
   onInvite(invitation: Invitation): void {

@@ -25,7 +25,11 @@
  *    parseHeader, addHeader, setHeader) and OutgoingRequestMessage.setHeader normalise the name
  *    with `headerize` (lower-case, split, capitalise, an exceptions object) on every call, ~3 % of
  *    the client CPU; the same methods with a bounded cache of headerize's answers.
- * 6. A start-up check: every symbol replaced or used here must still exist with the expected
+ * 6. URI.clone (JSON round trips of the parameters and headers, for every URI of every outgoing
+ *    request) and URI.escapeUser (a decode, an encode and four regex passes on each toString) take
+ *    a direct path when the values are plain (strings / null, a user without characters that
+ *    encoding changes), with the same result; anything else goes the stock way.
+ * 7. A start-up check: every symbol replaced or used here must still exist with the expected
  *    shape, else a clear Error names it (a SIP.js upgrade must be a deliberate act).
  *
  * Nothing else in SIP.js is patched. Internal members used (not patched) are listed in
@@ -43,6 +47,7 @@ import { InviteClientTransaction } from "sip.js/lib/core/transactions/invite-cli
 import { NonInviteClientTransaction } from "sip.js/lib/core/transactions/non-invite-client-transaction.js";
 import type { Logger } from "sip.js/lib/core/log/logger.js";
 import { Grammar } from "sip.js/lib/grammar/grammar.js";
+import { URI } from "sip.js/lib/grammar/uri.js";
 import { Registerer } from "sip.js/lib/api/registerer.js";
 import { UserAgent } from "sip.js/lib/api/user-agent.js";
 import type { SipMessage } from "./message.js";
@@ -125,6 +130,7 @@ export interface SipJsSymbols {
   Registerer: unknown;
   Timers: unknown;
   OutgoingRequestMessage: unknown;
+  URI: unknown;
 }
 
 type GrammarParse = (input: string, startRule: string) => unknown;
@@ -153,6 +159,7 @@ export const stockSipJsSymbols: SipJsSymbols = {
   Registerer,
   Timers,
   OutgoingRequestMessage: { prototype: { setHeader: OutgoingRequestMessage.prototype.setHeader } },
+  URI: { prototype: { clone: URI.prototype.clone, escapeUser: (URI.prototype as unknown as { escapeUser: unknown }).escapeUser } },
 };
 
 
@@ -162,6 +169,8 @@ export function checkSipJs(lib: SipJsSymbols = stockSipJsSymbols): void {
   requireFunction(proto(lib.UserAgent), "onTransportMessage", "UserAgent.onTransportMessage", "Parser.parseMessage(");
   requireFunction(proto(lib.IncomingMessage), "parseHeader", "IncomingMessage.parseHeader", "header.parsed");
   for (const name of INCOMING_HEADER_METHODS) requireFunction(proto(lib.IncomingMessage), name, `IncomingMessage.${name}`, "headerize(name)");
+  requireFunction(proto(lib.URI), "clone", "URI.clone", "JSON.parse(JSON.stringify(this.parameters)),JSON.parse(JSON.stringify(this.headers))");
+  requireFunction(proto(lib.URI), "escapeUser", "URI.escapeUser", 'encodeURIComponent(decodedUser).replace(/%3A/ig,":").replace(/%2B/ig,"+").replace(/%3F/ig,"?").replace(/%2F/ig,"/")');
   requireFunction(proto(lib.OutgoingRequestMessage), "setHeader", "OutgoingRequestMessage.setHeader", "this.headers[headerize(name)]=valueinstanceofArray?value:[value]");
   requireFunction(lib.Grammar, "parse", "Grammar.parse", "startRule");
   requireFunction(proto(lib.UserAgent), "constructor", "UserAgent constructor", 'Grammar.parse(this._instanceId, "uuid")');
@@ -382,6 +391,38 @@ function outgoingSetHeader(this: { headers: Record<string, unknown[]> }, name: s
 }
 
 // -------------------------------------------------------------------------------------------------
+// URI
+
+const stockUriClone = URI.prototype.clone;
+const stockEscapeUser = (URI.prototype as unknown as { escapeUser: (user: string) => string }).escapeUser;
+
+/** Characters escapeUser returns as they are: encodeURIComponent's unreserved set plus ":+?/". */
+const PLAIN_USER = /^[A-Za-z0-9\-_.!~*'()+:?/]*$/;
+
+function escapeUser(this: URI, user: string): string {
+  return PLAIN_USER.test(user) ? user : stockEscapeUser.call(this, user);
+}
+
+/** URI.clone without the JSON round trips, when those would copy plain values (see 6. above). */
+function cloneUri(this: URI): URI {
+  const params = this.parameters as Record<string, unknown>;
+  for (const k in params) {
+    const v = params[k];
+    if (v !== null && typeof v !== "string") return stockUriClone.call(this);
+  }
+  const headers = (this as unknown as { headers: Record<string, unknown> }).headers;
+  let headersCopy: Record<string, string[]> | undefined;
+  for (const k in headers) {
+    const v = headers[k];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) return stockUriClone.call(this);
+    (headersCopy ??= {})[k] = v.slice();
+  }
+  const raw = (this as unknown as { _raw: { scheme: string; user?: string; host: string; port?: number } })._raw;
+  // The constructor copies the parameters (setParam each) and the headers (setHeader each).
+  return new URI(raw.scheme, raw.user || "", raw.host, raw.port, params as Record<string, string>, headersCopy);
+}
+
+// -------------------------------------------------------------------------------------------------
 // Install
 
 /**
@@ -402,6 +443,8 @@ export function installSipJsRuntime(opts: SipJsRuntimeOptions = {}): void {
     (Grammar as unknown as { parse: GrammarParse }).parse = grammarParse;
     Object.assign(IncomingMessage.prototype, incomingHeaderMethods);
     (OutgoingRequestMessage.prototype as unknown as { setHeader: typeof outgoingSetHeader }).setHeader = outgoingSetHeader;
+    URI.prototype.clone = cloneUri;
+    (URI.prototype as unknown as { escapeUser: typeof escapeUser }).escapeUser = escapeUser;
     installed = true;
   }
   if (timerLMs === undefined) return;

@@ -2,6 +2,7 @@
  * The SIP.js runtime: what it replaces, that it is idempotent, that it refuses a SIP.js that
  * changed, unique branch ids (also on the ACK path), Timers L/M, and the parser seam.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Parser } from "sip.js/lib/core/messages/parser.js";
 import { OutgoingRequestMessage } from "sip.js/lib/core/messages/outgoing-request-message.js";
@@ -142,6 +143,62 @@ describe("header accessors with remembered header names", () => {
     out.setHeader("Record-route", ["r1", "r2"]);
     expect(out.getHeader("Call-ID")).toBe("x");
     expect(out.getHeaders("record-route")).toEqual(["r1", "r2"]);
+  });
+});
+
+describe("URI.clone and URI.escapeUser", () => {
+  const stock = stockSipJsSymbols.URI as { prototype: { clone: (this: URI) => URI; escapeUser: (this: URI, u: string) => string } };
+  const userChars = fc.constantFrom(..."aZ09-_.!~*'()+:?/%;&=$, @#é".split(""), "%41", "%3a", "%2B", "%zz");
+  const user = fc.array(userChars, { maxLength: 8 }).map((xs) => xs.join(""));
+  const value = fc.oneof(fc.constantFrom("tcp", "", "a b", "ä"), fc.constant(null));
+
+  it("escapeUser answers as the stock one (or throws as it does)", () => {
+    const uri = new URI("sip", "x", "h");
+    const esc = (URI.prototype as unknown as { escapeUser: (u: string) => string }).escapeUser;
+    expect(esc).not.toBe(stock.prototype.escapeUser);
+    const outcome = (f: () => string) => {
+      try {
+        return f();
+      } catch (e) {
+        return `throws ${(e as Error).name}`;
+      }
+    };
+    fc.assert(
+      fc.property(user, (u) => {
+        expect(outcome(() => esc.call(uri, u))).toBe(outcome(() => stock.prototype.escapeUser.call(uri, u)));
+      }),
+      { numRuns: 2000, seed: 20261125 },
+    );
+  });
+
+  it("clone makes the same URI as the stock clone, and a copy that does not share state", () => {
+    expect(URI.prototype.clone).not.toBe(stock.prototype.clone);
+    fc.assert(
+      fc.property(
+        fc.constantFrom("sip", "SIP", "sips"),
+        fc.oneof(user.filter((u) => !u.includes("%") && u.length > 0), fc.constant(undefined)),
+        fc.constantFrom("example.com", "EXAMPLE.org", "127.0.0.1"),
+        fc.constantFrom(undefined, 0, 5060),
+        fc.dictionary(fc.constantFrom("transport", "lr", "ob", "X", "user"), value, { maxKeys: 3 }),
+        fc.dictionary(fc.constantFrom("subject", "Call-ID", "x"), fc.array(fc.constantFrom("a", "b c"), { minLength: 1, maxLength: 2 }), { maxKeys: 2 }),
+        (scheme, u, host, port, params, headers) => {
+          // fc.dictionary makes null-prototype objects; SIP.js calls hasOwnProperty on them.
+          const uri = new URI(scheme, u as string, host, port, { ...params } as Record<string, string>, { ...headers });
+          const ours = uri.clone();
+          const theirs = stock.prototype.clone.call(uri);
+          expect(JSON.stringify(ours)).toBe(JSON.stringify(theirs));
+          expect(ours.toString()).toBe(theirs.toString());
+          expect(ours.toRaw()).toBe(theirs.toRaw());
+          ours.setParam("changed", "1");
+          expect(uri.hasParam("changed")).toBe(false);
+        },
+      ),
+      { numRuns: 1000, seed: 20261125 },
+    );
+    // A value that is not a plain string goes the stock way (the JSON round trip decides).
+    const odd = new URI("sip", "a", "h");
+    (odd.parameters as Record<string, unknown>).n = 5;
+    expect(JSON.stringify(odd.clone())).toBe(JSON.stringify(stock.prototype.clone.call(odd)));
   });
 });
 
