@@ -169,7 +169,7 @@ function adjustActive(metrics: MetricsSink, delta: number): void {
 }
 
 /** re-INVITEs repeated at the far end's request (491, 500 + Retry-After): see sendReinvite. */
-export const REINVITE_RETRIES = "reinvite.retries";
+export const REINVITE_RETRIES = Counter.reinviteRetries;
 const MAX_REINVITE_ATTEMPTS = 4;
 
 /**

@@ -36,6 +36,8 @@ export const Counter = {
   iterationsStarted: "iterations.started",
   iterationsCompleted: "iterations.completed",
   iterationsFailed: "iterations.failed",
+  /** Iterations still running when the stop grace period ended, cut short by the end of the run (not failures). */
+  iterationsInterrupted: "iterations.interrupted",
   /** Iterations whose start time came while no idle client was available (open model). */
   iterationsDropped: "iterations.dropped",
   sipBytesSent: "sip.bytes_sent",
@@ -67,6 +69,8 @@ export const Counter = {
   reinviteAttempts: "reinvite.attempts",
   reinviteSuccesses: "reinvite.successes",
   reinviteFailures: "reinvite.failures",
+  /** re-INVITEs repeated at the far end's request (491, or 500 with Retry-After): not failures. */
+  reinviteRetries: "reinvite.retries",
   /**
    * CPIM messages over MSRP (one per scheduled message of a send step, echo replies, and the one
    * message of a large-message step): every attempt ends in `msrp_send.successes` (all chunks
