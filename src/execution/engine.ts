@@ -128,6 +128,8 @@ export class ExecutionEngine {
   private prepared = false;
   private started = false;
   private stopping: Promise<StopReport> | null = null;
+  /** Set when the stop's grace period has ended: iterations still running are being cut short. */
+  private graceOver = false;
   private stopped = false;
 
   constructor(private readonly opts: EngineOptions) {
@@ -245,6 +247,8 @@ export class ExecutionEngine {
     this.clientLoop?.cancel();
     this.iterationLoop?.cancel();
     await this.waitInFlight(options.graceMs);
+    // From here on, an iteration that ends unsuccessfully was cut short by the stop, not failed.
+    this.graceOver = true;
     const abandoned = this.inFlight;
     // Pauses still sleeping would keep their iteration alive: end them as failed.
     for (const pause of [...this.pauses]) {
@@ -319,7 +323,7 @@ export class ExecutionEngine {
           Math.max(0, (endNs - actualStartNs) / NS_PER_US),
         );
       } else {
-        metrics.count(Counter.iterationsFailed);
+        metrics.count(this.graceOver ? Counter.iterationsInterrupted : Counter.iterationsFailed);
       }
       // Closing what the steps left open is cleanup, not part of the iteration's latency; the
       // client stays busy (and the stop grace waits) until it is done.

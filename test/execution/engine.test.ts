@@ -225,12 +225,43 @@ describe("execution engine: stop", () => {
     expect(report).toEqual({ abandoned: 1, unregistered: 20, unregisterFailed: 0, unregisterSkipped: 0, disposedCleanly: true });
     expect(factory.log.maxConcurrentUnregisters).toBe(3);
     expect(factory.log.disposed.length).toBe(20);
-    // The abandoned pause ended as a failed iteration; no iteration started after stop.
+    // The pause still running when the grace ended was cut short: interrupted, not failed; no
+    // iteration started after stop.
     expect(sink.counter(Counter.iterationsStarted)).toBe(1);
-    expect(sink.counter(Counter.iterationsFailed)).toBe(1);
+    expect(sink.counter(Counter.iterationsInterrupted)).toBe(1);
+    expect(sink.counter(Counter.iterationsFailed)).toBe(0);
     await advance(clock, 5000, 100);
     expect(sink.counter(Counter.iterationsStarted)).toBe(1);
     expect(factory.log.registers.length).toBe(20);
+  });
+
+  it("counts an iteration that fails within the grace period as failed, one cut short after it as interrupted", async () => {
+    const clock = new FakeClock(1000);
+    // Steps take 500 ms; the second iteration's step fails.
+    const factory = fakeClientFactory(clock, { stepMs: 500, stepOk: (_spec, _step, ctx) => ctx?.iterationIndex !== 1 });
+    const p = plan({
+      population: { clients: 2, arrivalRate: 100 },
+      phases: [
+        { name: "hold", durationMs: 100, startRate: 0, endRate: 0 },
+        { name: "run", durationMs: 9900, startRate: 2, endRate: 2 },
+      ],
+      durationMs: 10_000,
+      scenarios: [{ name: "s", weight: 1, steps: [{ kind: "invite", to: { kind: "random" } } as unknown as StepPlan, { kind: "pause", durationMs: 60_000 }] }],
+    });
+    const { engine, sink } = engineFor(p, 0, 1, clock, factory);
+    engine.start(clock.nowNs());
+    // Iterations start at 100 ms and 600 ms, one on each client: the first goes on into its pause.
+    await advance(clock, 700, 5);
+    expect(new Set(factory.log.steps.map((s) => s.index)).size).toBe(2);
+    expect(sink.counter(Counter.iterationsStarted)).toBe(2);
+    const stopping = engine.stop({ graceMs: 1000, unregisterDeadlineMs: 1000 });
+    await advance(clock, 3000, 10);
+    await stopping;
+    // The second iteration's step failed at its own pace (1,100 ms) inside the grace period; the
+    // first was still in its pause when the grace ended (1,700 ms).
+    expect(sink.counter(Counter.iterationsFailed)).toBe(1);
+    expect(sink.counter(Counter.iterationsInterrupted)).toBe(1);
+    expect(sink.counter(Counter.iterationsCompleted)).toBe(0);
   });
 
   it("bounds the unregister phase by its deadline and still disposes every client", async () => {
