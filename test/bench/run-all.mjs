@@ -10,7 +10,8 @@
  * - highest CPM 1-1 session rate (invite + one message + bye) through the embedded PF with 0 errors
  *   and p99 session_setup < 50 ms: the whole tool (SIP.js virtual clients, session-rate.mjs), and
  *   the PF alone against a lean raw-socket generator (../server/bench/pf-session-rate.mjs), which
- *   tells the target's limit apart from the generator's
+ *   tells the target's limit apart from the generator's; with CPU-ms per session of the client
+ *   worker and of the PF thread, which hold up better than rates on a busy machine
  * Options: --quick (shorter runs), --seconds N, --rates a,b,c (REGISTER), --session-rates a,b,c
  */
 import { existsSync } from "node:fs";
@@ -84,6 +85,13 @@ add(
   `${mbps(t.msrpPf)}, ${vs(t.ratios.pf)}`,
   ">= 0.8x raw",
 );
+if (t.msrpPfLarge) {
+  add(
+    `MSRP large message client → PF (worker thread) → client, ${fmt(t.msrpPfLarge.chunkSize / 1024)} KB chunks`,
+    `${mbps(t.msrpPfLarge)}, ${vs(t.ratios.pfLarge)}`,
+    ">= 0.8x raw",
+  );
+}
 add("MSRP large message client → library relay (worker thread) → client", `${mbps(t.msrpRelayWorker)}, ${vs(t.ratios.relayWorker)}`);
 add("MSRP large message client → client direct", `${mbps(t.msrpDirect)}, ${vs(t.ratios.direct)}`);
 
@@ -93,7 +101,8 @@ for (const row of s.rows) {
   add(
     `1-1 sessions (invite + 1 message + bye) at ${fmt(row.targetRate)} /s (shared TCP, ${row.workers} client worker${row.workers === 1 ? "" : "s"})`,
     `${fmt(row.achievedRate)} /s, session_setup steady p50 ${fmt(row.steadySetupP50Ms, 2)} ms, p99 ${fmt(row.steadySetupP99Ms, 2)} ms, ` +
-      `errors ${row.errors}, drop ${row.dropped}, lag p99 ${fmt(row.generatorLagP99Ms, 1)} ms${row.saturated ? " (generator saturated)" : ""}` +
+      `errors ${row.errors}, drop ${row.dropped}, lag p99 ${fmt(row.generatorLagP99Ms, 1)} ms${row.saturated ? " (generator saturated)" : ""}, ` +
+      `CPU-ms/session client worker ${fmt(row.clientCpuMsPerSession, 3)}, PF ${fmt(row.pfCpuMsPerSession, 3)}` +
       `${row.sustained ? "" : "  (not sustained)"}`,
   );
 }

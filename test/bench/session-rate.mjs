@@ -15,10 +15,20 @@
  * below 50 ms; the generator's own event-loop lag is reported beside it, because a saturated
  * generator measures itself rather than the PF.
  *
+ * Each row also gives CPU-ms per session over the steady window, read from /proc/self/task/<tid>/stat
+ * (a figure a noisy machine distorts far less than rates): of the client worker and of the
+ * embedded PF. Node names its worker threads, but /proc shows every thread as "node", so the
+ * client worker is taken to be the busiest thread the run started (it is the tool's limit) and
+ * the PF the next. And TCP connections opened per session (SIP and both MSRP legs), counted from
+ * the TIME_WAIT entries they leave in /proc/net/tcp.
+ *
  * Usage: node test/bench/session-rate.mjs [--seconds 10] [--rates 250,500,750,1000,1500,2000,3000,4000]
  * Library use: import { runSessionRateBench } from "./session-rate.mjs".
  */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { loadavg } from "node:os";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { argValue, runScenario, sumFamily, windowLagP99Ms, windowStats } from "./load-test-run.mjs";
 
@@ -62,6 +72,135 @@ scenarios:
 `;
 }
 
+/** Clock ticks per second of the utime/stime fields in /proc/…/stat. */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU ticks (user + system) of every thread of this process, by tid; {} where /proc is missing. */
+function threadTicks() {
+  const out = new Map();
+  let tids;
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      // Fields after "(comm) ": state is [0], utime [11], stime [12] (proc(5) fields 14 and 15).
+      const f = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+      out.set(tid, Number(f[11]) + Number(f[12]));
+    } catch {
+      // The thread ended between readdir and read.
+    }
+  }
+  return out;
+}
+
+/**
+ * Samples the CPU time of every thread every 200 ms while a run goes on, so CPU-ms per session
+ * can be read for the steady window afterwards: wall-clock rates drift with whatever else runs
+ * on the machine, the CPU a thread spends per session much less.
+ */
+function startThreadSampler() {
+  const before = new Set(threadTicks().keys());
+  const samples = [];
+  const take = () => samples.push({ atMs: Date.now(), ticks: threadTicks() });
+  take();
+  const timer = setInterval(take, 200);
+  return {
+    /**
+     * CPU-ms per session of the threads the run started, busiest first, over [fromMs, toMs]
+     * (epoch ms), scaled from the samples nearest the window's ends to the window's length.
+     */
+    stop(fromMs, toMs, sessions) {
+      clearInterval(timer);
+      take();
+      const nearest = (t) => samples.reduce((a, b) => (Math.abs(b.atMs - t) < Math.abs(a.atMs - t) ? b : a));
+      const a = nearest(fromMs);
+      const b = nearest(toMs);
+      if (b.atMs <= a.atMs || sessions <= 0) return [];
+      const scale = (toMs - fromMs) / (b.atMs - a.atMs);
+      const rows = [];
+      for (const [tid, ticks] of b.ticks) {
+        if (before.has(tid) || !a.ticks.has(tid)) continue;
+        const cpuMs = ((ticks - a.ticks.get(tid)) * 1000 * scale) / CLK_TCK;
+        rows.push({ tid: Number(tid), cpuMsPerSession: Math.round((cpuMs / sessions) * 1000) / 1000, cpuShare: Math.round((cpuMs / (toMs - fromMs)) * 100) / 100 });
+      }
+      return rows.sort((x, y) => y.cpuMsPerSession - x.cpuMsPerSession);
+    },
+  };
+}
+
+/** Rows of /proc/net/tcp: { tuple: "local remote", localPort, remotePort, state (hex), inode }; [] where missing. */
+function tcpTable() {
+  let text;
+  try {
+    text = readFileSync("/proc/net/tcp", "utf8");
+  } catch {
+    return [];
+  }
+  const rows = [];
+  for (const line of text.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    rows.push({ tuple: `${f[1]} ${f[2]}`, localPort: parseInt(f[1].split(":")[1], 16), remotePort: parseInt(f[2].split(":")[1], 16), state: f[3], inode: f[9] });
+  }
+  return rows;
+}
+
+/** TCP ports this process listens on (the embedded PF's SIP and MSRP ports, the clients' MSRP listeners). */
+function ownListenPorts(into) {
+  let fds;
+  try {
+    fds = readdirSync("/proc/self/fd");
+  } catch {
+    return;
+  }
+  const inodes = new Set();
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  for (const r of tcpTable()) if (r.state === "0A" && inodes.has(r.inode)) into.add(r.localPort);
+}
+
+/**
+ * Counts the TCP connections a run opened to this process's listeners, from the TIME_WAIT
+ * entries they leave behind for 60 s (longer than a run) once closed in order: a connection
+ * reset at the very end leaves none, so this slightly undercounts. Other processes' connections
+ * are told apart by port.
+ */
+function startConnectionCounter() {
+  const before = new Set(tcpTable().map((r) => r.tuple));
+  const ports = new Set();
+  const timer = setInterval(() => ownListenPorts(ports), 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      let n = 0;
+      for (const r of tcpTable()) if (r.state === "06" && !before.has(r.tuple) && (ports.has(r.localPort) || ports.has(r.remotePort))) n++;
+      return n;
+    },
+  };
+}
+
+/** Epoch ms at which the run's timeline (the time_s of its result files) starts: latency.hlog's StartTime. */
+function runStartEpochMs(outDir) {
+  const m = /#\[StartTime: ([0-9.]+)/.exec(readFileSync(join(outDir, "latency.hlog"), "utf8"));
+  return m ? Number(m[1]) * 1000 : NaN;
+}
+
 async function runOnce({ rate, seconds, flags = {} }) {
   // Idle most of the time even if sessions took 250 ms: caller and callee busy per session.
   const clients = Math.max(1000, Math.ceil(rate / 2));
@@ -69,22 +208,39 @@ async function runOnce({ rate, seconds, flags = {} }) {
   // Steady window: from one second into the steady phase to its end.
   const from = shape.rampSeconds + shape.warmupSeconds + 1;
   const to = shape.rampSeconds + shape.warmupSeconds + seconds;
-  return runScenario({
-    name: shape.name,
-    yaml: scenarioYaml(shape),
-    flags,
-    analyse: ({ summary, outDir, config }) => ({
-      clients,
-      summary,
-      workers: config.workers,
-      lagBoundMs: config.saturationLagUs / 1000,
-      windowSeconds: to - from,
-      steadyLagP99Ms: windowLagP99Ms(outDir, from, to),
-      steadySetup: windowStats(outDir, "session_setup", from, to),
-      steadyReady: windowStats(outDir, "session_ready", from, to),
-      steadyDelivery: windowStats(outDir, "message_delivery", from, to),
-    }),
-  });
+  const sampler = startThreadSampler();
+  const connections = startConnectionCounter();
+  try {
+    return await runScenario({
+      name: shape.name,
+      yaml: scenarioYaml(shape),
+      flags,
+      analyse: ({ summary, outDir, config }) => {
+        const steadySetup = windowStats(outDir, "session_setup", from, to);
+        const t0 = runStartEpochMs(outDir);
+        return {
+          clients,
+          // The threads this run started, busiest first. Node names worker threads, but not in
+          // /proc (every thread reads "node" there), so the client worker is taken to be the
+          // busiest one (it is the generator's limit) and the embedded PF the next.
+          threads: sampler.stop(t0 + from * 1000, t0 + to * 1000, steadySetup.count),
+          tcpConnections: connections.stop(),
+          summary,
+          workers: config.workers,
+          lagBoundMs: config.saturationLagUs / 1000,
+          windowSeconds: to - from,
+          steadyLagP99Ms: windowLagP99Ms(outDir, from, to),
+          steadySetup,
+          steadyReady: windowStats(outDir, "session_ready", from, to),
+          steadyDelivery: windowStats(outDir, "message_delivery", from, to),
+        };
+      },
+    });
+  } finally {
+    // Idempotent: stops the sampling timers when the run threw before analyse.
+    sampler.stop(0, 0, 0);
+    connections.stop();
+  }
 }
 
 export async function runSessionRateBench(opts = {}) {
@@ -123,6 +279,17 @@ export async function runSessionRateBench(opts = {}) {
       steadyReadyP99Ms: r.steadyReady.p99,
       steadyDeliveryP99Ms: r.steadyDelivery.p99,
       generatorLagP99Ms: r.steadyLagP99Ms,
+      /**
+       * CPU-ms per steady-window session of the client worker (the busiest thread the run
+       * started: /proc does not show Node's thread names) and of the next busiest (the embedded
+       * PF); null where /proc is missing.
+       */
+      clientCpuMsPerSession: r.threads[0]?.cpuMsPerSession ?? null,
+      pfCpuMsPerSession: r.threads[1]?.cpuMsPerSession ?? null,
+      /** Share of one core the client worker used in the steady window. */
+      clientCpuShare: r.threads[0]?.cpuShare ?? null,
+      /** TCP connections (SIP and MSRP, both legs) opened per session over the whole run (see startConnectionCounter). */
+      tcpConnectionsPerSession: (c["session.successes"] ?? 0) > 0 ? Math.round((r.tcpConnections / c["session.successes"]) * 1000) / 1000 : null,
       saturated: r.steadyLagP99Ms > r.lagBoundMs,
       saturatedWholeRun: r.summary.saturated,
       /** The machine's 1-minute load average before the run: other processes distort the figures. */
@@ -161,7 +328,9 @@ export function describeSessionRow(row) {
     `target ${String(row.targetRate).padStart(5)}/s  achieved ${String(row.achievedRate).padStart(5)}/s  ` +
     `errors ${row.errors}  dropped ${row.dropped}  setup p50 ${row.steadySetupP50Ms} ms p99 ${row.steadySetupP99Ms} ms  ` +
     `ready p99 ${row.steadyReadyP99Ms} ms  delivery p99 ${row.steadyDeliveryP99Ms} ms  ` +
-    `lag p99 ${row.generatorLagP99Ms} ms${row.saturated ? " (generator saturated)" : ""}  load ${row.loadAvg1m}  ${row.sustained ? "sustained" : "NOT sustained"}`
+    `lag p99 ${row.generatorLagP99Ms} ms${row.saturated ? " (generator saturated)" : ""}  ` +
+    `CPU-ms/session client ${row.clientCpuMsPerSession ?? "-"} (${row.clientCpuShare ?? "-"} core) PF ${row.pfCpuMsPerSession ?? "-"}  ` +
+    `TCP conns/session ${row.tcpConnectionsPerSession ?? "-"}  load ${row.loadAvg1m}  ${row.sustained ? "sustained" : "NOT sustained"}`
   );
 }
 
