@@ -181,8 +181,12 @@ export interface MsrpSessionHost {
   readonly clock: Clock;
   /** Opens or reuses a connection to `uri` and binds `session` to it before resolving. */
   attachActive(session: MsrpSession, uri: MsrpUri, timeoutMs: number): Promise<MsrpConnection>;
-  /** Forgets the session (endpoint registry, its connection's table; closes an outgoing connection left unused). */
-  releaseSession(session: MsrpSession): void;
+  /**
+   * Forgets the session (endpoint registry, its connection's table). An outgoing connection left
+   * unused is kept for reuse when `reusable` (the session ended cleanly: it was bound and closed
+   * locally), else closed: a connection whose binding failed or timed out is not to be trusted.
+   */
+  releaseSession(session: MsrpSession, reusable?: boolean): void;
 }
 
 /** One SEND chunk handed to a chunk handler; answer it exactly once with respond(). */
@@ -984,24 +988,30 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
 
   private terminate(reason: MsrpSessionCloseInfo["reason"], error?: MsrpSessionError): void {
     if (this.stateValue === "closed") return;
+    // Errors are built only for someone to receive them (an Error captures a stack: a measurable
+    // share of a client's CPU when every session closes): a bound session's promise is already
+    // resolved, and only unsettled messages take the second one.
+    const wasBound = this.stateValue === "bound";
     this.stateValue = "closed";
     this.connectTimer?.cancel();
     this.connectTimer = undefined;
-    this.rejectBound(error ?? new MsrpSessionError("msrp-session-closed", `MSRP session ${this.localSessionId} was closed`));
+    if (!wasBound) this.rejectBound(error ?? new MsrpSessionError("msrp-session-closed", `MSRP session ${this.localSessionId} was closed`));
     const conn = this.conn;
     for (const tx of [...this.inflight]) conn?.cancel(tx);
     this.inflight.clear();
     for (const fwd of [...this.forwards]) fwd.cancel();
     this.forwards.clear();
-    const closedError = error ?? new MsrpSessionError("msrp-session-closed", "the MSRP session was closed");
-    for (const out of [...this.outgoing.values()]) this.settle(out, closedError);
+    if (this.outgoing.size > 0) {
+      const closedError = error ?? new MsrpSessionError("msrp-session-closed", "the MSRP session was closed");
+      for (const out of [...this.outgoing.values()]) this.settle(out, closedError);
+    }
     this.reassembler?.clear();
     if (this.holds > 0) {
       this.holds = 0;
       this.heldConn?.releaseReading();
       this.heldConn = undefined;
     }
-    this.host.releaseSession(this);
+    this.host.releaseSession(this, wasBound && reason === "local");
     const info: MsrpSessionCloseInfo = { reason };
     if (error) info.error = error;
     this.emit("close", info);
