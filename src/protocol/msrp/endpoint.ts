@@ -6,7 +6,11 @@
  * Connection reuse (RFC 4975 §5.4): an active session connects to the first URI of its remote
  * path; when a connection to the same scheme/host/port is already open (and the session is in the
  * same `connectionGroup`), it is reused, so one connection carries many sessions. An outgoing
- * connection is closed when its last session is released; incoming ones are left to the peer.
+ * connection whose last session is released stays open, idle, for `idleLingerMs` (RFC 4975 §5.1
+ * lets later sessions to the same authority reuse it): the next session to the same host:port
+ * within that time binds on it instead of opening a TCP connection (at a few hundred sessions/s,
+ * one session in five paid for a connect, in the client and in the PF). It is closed when the
+ * linger ends or the endpoint closes. Incoming connections are left to the peer.
  *
  * Routing and binding: a request belongs to the session named by the session-id of the first
  * To-Path URI (the receiving hop; RFC 4975 §7.3). Matching is by session-id alone, as RFC 6714
@@ -39,6 +43,12 @@ export const MSRP_DEFAULT_PORT = 2855;
 /** The port written in the paths of an endpoint that does not listen (the discard port, as SDP does for inactive media). */
 const NOT_LISTENING_PORT = 9;
 const ROUTE_CACHE_LIMIT = 256;
+/**
+ * How long an idle outgoing connection waits for another session **[choice]**: long enough to
+ * span the gaps between sessions of a loaded generator (and a client's next session a few
+ * seconds on), short enough not to hold sockets a peer would rather see closed.
+ */
+export const DEFAULT_IDLE_LINGER_MS = 5_000;
 
 export interface MsrpEndpointOptions {
   /** Address to listen on and to put in paths. Default 127.0.0.1. */
@@ -59,6 +69,11 @@ export interface MsrpEndpointOptions {
    * for drain, relays stop reading the other leg). Default 1 MiB (see connection.ts).
    */
   sendBufferBytes?: number;
+  /**
+   * How long an outgoing connection stays open once its last session is released, for later
+   * sessions to the same host:port to reuse; 0 closes it at once. Default DEFAULT_IDLE_LINGER_MS.
+   */
+  idleLingerMs?: number;
   /** Defaults for every session (each createSession() may override them). */
   sessionDefaults?: Omit<MsrpSessionOptions, "setup" | "localSessionId" | "remotePath">;
 }
@@ -66,7 +81,12 @@ export interface MsrpEndpointOptions {
 export interface MsrpEndpointStats {
   sessions: number;
   inboundConnections: number;
+  /** Open outgoing connections, idle ones (no session, lingering for reuse) included. */
   outboundConnections: number;
+  /** Outgoing connections open with no session, waiting idleLingerMs for one. */
+  idleOutboundConnections: number;
+  /** Outgoing TCP connections established since the endpoint started. */
+  outboundConnectionsOpened: number;
   bytesSent: number;
   bytesReceived: number;
   /** Requests answered 481 / 506 / 403 by the router, and malformed messages. */
@@ -100,7 +120,11 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   private readonly connections = new Set<MsrpConnection>();
   private readonly pool = new Map<string, MsrpConnection>();
   private readonly connecting = new Map<string, PendingConnect>();
+  /** Idle outgoing connections (still in the pool) and the timer that closes each. */
+  private readonly idle = new Map<MsrpConnection, ReturnType<Clock["after"]>>();
+  private readonly idleLingerMs: number;
   private closing: Promise<void> | undefined;
+  private outboundOpened = 0;
   private readonly counters = { bytesSent: 0, bytesReceived: 0, rejected481: 0, rejected506: 0, rejected403: 0, badFrames: 0 };
   private readonly onBytes: (sent: number, received: number) => void;
 
@@ -109,6 +133,7 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
     this.clock = opts.clock ?? realClock;
     this.listenHost = opts.host ?? "127.0.0.1";
     this.advertisedHost = opts.advertisedHost ?? this.listenHost;
+    this.idleLingerMs = Math.max(0, opts.idleLingerMs ?? DEFAULT_IDLE_LINGER_MS);
     const metrics = opts.metrics;
     const c = this.counters;
     this.onBytes = metrics
@@ -190,7 +215,14 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
       if (c.direction === "inbound") inbound++;
       else outbound++;
     }
-    return { sessions: this.sessions.size, inboundConnections: inbound, outboundConnections: outbound, ...this.counters };
+    return {
+      sessions: this.sessions.size,
+      inboundConnections: inbound,
+      outboundConnections: outbound,
+      idleOutboundConnections: this.idle.size,
+      outboundConnectionsOpened: this.outboundOpened,
+      ...this.counters,
+    };
   }
 
   /** Closes every session and connection and stops listening. Safe twice. */
@@ -213,6 +245,7 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
     const key = `${session.connectionGroup ?? ""}|${uri.host.toLowerCase()}:${port}`;
     const open = this.pool.get(key);
     if (open && !open.closed) {
+      this.unpark(open);
       this.bind(session, open);
       return Promise.resolve(open);
     }
@@ -223,13 +256,15 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
   }
 
   /** @internal */
-  releaseSession(session: MsrpSession): void {
+  releaseSession(session: MsrpSession, reusable = false): void {
     const id = session.localSessionId;
     if (this.sessions.get(id) === session) this.sessions.delete(id);
     const conn = session.connection;
     if (!conn || conn.sessions.get(id) !== session) return;
     conn.sessions.delete(id);
-    if (conn.direction === "outbound" && conn.sessions.size === 0) this.retire(conn);
+    if (conn.direction !== "outbound" || conn.sessions.size > 0) return;
+    if (reusable) this.park(conn);
+    else this.retire(conn);
   }
 
   // ---- MsrpConnectionHandler --------------------------------------------------------------------
@@ -286,6 +321,7 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
 
   /** @internal */
   onClose(conn: MsrpConnection, error: Error | undefined): void {
+    this.unpark(conn);
     if (conn.poolKey !== undefined && this.pool.get(conn.poolKey) === conn) this.pool.delete(conn.poolKey);
     for (const session of [...conn.sessions.values()]) session.connectionLost(error);
     conn.sessions.clear();
@@ -354,6 +390,7 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
       const conn = new MsrpConnection(socket, this.connectionOptions("outbound", key));
       this.track(conn);
       this.pool.set(key, conn);
+      this.outboundOpened++;
       for (const w of pending.waiters) {
         if (w.session.closed) {
           w.reject(new MsrpSessionError("msrp-session-closed", "the session closed while connecting"));
@@ -362,9 +399,33 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
         this.bind(w.session, conn);
         w.resolve(conn);
       }
-      if (conn.sessions.size === 0) this.retire(conn);
+      if (conn.sessions.size === 0) this.park(conn);
     });
     return pending;
+  }
+
+  /** An outgoing connection without sessions: kept in the pool for idleLingerMs, then retired. */
+  private park(conn: MsrpConnection): void {
+    if (this.idleLingerMs === 0 || this.closing || conn.closed || conn.poolKey === undefined || this.pool.get(conn.poolKey) !== conn) {
+      this.retire(conn);
+      return;
+    }
+    if (this.idle.has(conn)) return;
+    this.idle.set(
+      conn,
+      this.clock.after(this.idleLingerMs, () => {
+        this.idle.delete(conn);
+        if (conn.sessions.size === 0) this.retire(conn);
+      }),
+    );
+  }
+
+  /** A parked connection taken by a session again (or gone): its linger timer is dropped. */
+  private unpark(conn: MsrpConnection): void {
+    const timer = this.idle.get(conn);
+    if (timer === undefined) return;
+    timer.cancel();
+    this.idle.delete(conn);
   }
 
   /** An outgoing connection nobody uses any more: out of the pool, closed after our last bytes. */
@@ -380,6 +441,8 @@ export class MsrpEndpoint implements MsrpSessionHost, MsrpConnectionHandler {
       if (!socket.closed) gone.push(new Promise<void>((r) => socket.once("close", () => r())));
     };
     for (const session of [...this.sessions.values()]) session.endpointClosed();
+    for (const timer of this.idle.values()) timer.cancel();
+    this.idle.clear();
     for (const [key, pending] of [...this.connecting]) {
       this.connecting.delete(key);
       whenClosed(pending.socket);
