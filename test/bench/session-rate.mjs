@@ -288,6 +288,8 @@ export async function runSessionRateBench(opts = {}) {
       pfCpuMsPerSession: r.threads[1]?.cpuMsPerSession ?? null,
       /** Share of one core the client worker used in the steady window. */
       clientCpuShare: r.threads[0]?.cpuShare ?? null,
+      /** Share of a core of each thread the run started, busiest first (to check which is which). */
+      threadCpuShares: r.threads.slice(0, 6).map((t) => t.cpuShare),
       /** TCP connections (SIP and MSRP, both legs) opened per session over the whole run (see startConnectionCounter). */
       tcpConnectionsPerSession: (c["session.successes"] ?? 0) > 0 ? Math.round((r.tcpConnections / c["session.successes"]) * 1000) / 1000 : null,
       saturated: r.steadyLagP99Ms > r.lagBoundMs,
