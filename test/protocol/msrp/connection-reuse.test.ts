@@ -64,6 +64,24 @@ describe("MSRP connections: idle outgoing connections are reused", () => {
     expect(client.stats().outboundConnectionsOpened).toBe(2);
   });
 
+  it("an idle connection the peer closes leaves the pool; the next session opens a new one", async () => {
+    const server = await endpoints.create();
+    const client = await endpoints.create({ idleLingerMs: 60_000 });
+    const first = await connectedPair(client, server);
+    await first.active.close();
+    const port = server.address.port;
+    await server.close();
+    for (let i = 0; i < 200 && client.stats().outboundConnections > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(client.stats()).toMatchObject({ outboundConnections: 0, idleOutboundConnections: 0 });
+
+    // A new peer on the same port: the dead connection is not offered to the next session.
+    const again = await endpoints.create({ port });
+    const second = await connectedPair(client, again);
+    expect(second.active.connection).not.toBe(first.active.connection);
+    expect(second.active.state).toBe("bound");
+    expect(client.stats().outboundConnectionsOpened).toBe(2);
+  });
+
   it("idleLingerMs 0 closes a connection as soon as its last session ends", async () => {
     const server = await endpoints.create();
     const client = await endpoints.create({ idleLingerMs: 0 });
