@@ -41,7 +41,7 @@ export interface MsrpStatus {
   reason?: string;
 }
 
-const STATUS = /^\s*(\d{3}) (\d{3})(?: (.*?))?\s*$/;
+const STATUS = /^\s*(\d{3}) (\d{3})(?: ([^\r\n]*?))?\s*$/;
 
 export function parseStatusHeader(value: string): MsrpStatus | null {
   const m = STATUS.exec(value);

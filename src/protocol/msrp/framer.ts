@@ -103,7 +103,7 @@ const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
 const PREFIX = Buffer.from("MSRP ", "latin1");
 const EMPTY: Buffer = Buffer.alloc(0);
 const METHOD = /^[A-Z]+$/;
-const STATUS_LINE = /^(\d{3})(?: (.*))?$/;
+const STATUS_LINE = /^(\d{3})(?: ([^\r\n]*))?$/;
 const DIGIT3 = /^\d{3}$/;
 
 function isStatusLine(rest: string): boolean {

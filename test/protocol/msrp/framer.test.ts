@@ -75,6 +75,13 @@ describe("MSRP framer on wire fixtures", () => {
     expect(gone).toMatchObject({ kind: "response", tid: "d93kswow", status: 481, comment: "Session Does Not Exist" });
   });
 
+  it("reads a response comment and a Status reason holding U+2028, which RFC 4975's utf8text allows", () => {
+    const wire = Buffer.from(`MSRP tid2028 000 !\u2028!\r\nTo-Path: ${A}\r\nFrom-Path: ${B}\r\n-------tid2028$\r\n`, "utf8");
+    const [m] = okMessages(frameAll([wire]));
+    expect(m).toMatchObject({ kind: "response", tid: "tid2028", status: 0, comment: "!\u2028!" });
+    expect(parseStatusHeader("000 413 too\u2028big")).toEqual({ namespace: 0, code: 413, reason: "too\u2028big" });
+  });
+
   it("reads a success REPORT and its Status header", () => {
     const m = request(frameAll([fixture("report-success.msrp")])[0]);
     expect(m.method).toBe("REPORT");
