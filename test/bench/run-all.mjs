@@ -12,11 +12,14 @@
  *   the PF alone against a lean raw-socket generator (../server/bench/pf-session-rate.mjs), which
  *   tells the target's limit apart from the generator's; with CPU-ms per session of the client
  *   worker and of the PF thread, which hold up better than rates on a busy machine
+ * Each benchmark runs in a fresh process of its own (isolated.mjs), with its anchors beside it in
+ * that process, so its figures match a run of its script alone.
  * Options: --quick (shorter runs), --seconds N, --rates a,b,c (REGISTER), --session-rates a,b,c
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
+import { runIsolated } from "./isolated.mjs";
 
 const here = (name) => new URL(`./${name}`, import.meta.url);
 const quick = process.argv.includes("--quick");
@@ -35,16 +38,14 @@ const rows = [];
 const add = (figure, value, goal = "") => rows.push([figure, value, goal]);
 
 if (existsSync(fileURLToPath(here("sip-parse.mjs")))) {
-  const { runSipParseBench } = await import(here("sip-parse.mjs").href);
-  const p = await runSipParseBench({ ms: quick ? 300 : 1000 });
+  const p = await runIsolated(here("sip-parse.mjs"), "runSipParseBench", { ms: quick ? 300 : 1000 });
   for (const [name, perSec] of Object.entries(p.msgsPerSec)) add(`SIP parse ${p.message}: ${name}`, `${fmt(perSec)} /s`, name === "ours(Buffer)" ? ">= 100,000 /s/core" : "");
   add("SIP parse: ours vs SIP.js (bare / structured)", `${p.ratioVsSipJs.bare}x / ${p.ratioVsSipJs.structured}x`, ">= 100x");
 } else {
   add("SIP parse", "skipped (test/bench/sip-parse.mjs missing)");
 }
 
-const { runRegisterRateBench, runDelayAccuracyBench } = await import(here("register-rate.mjs").href);
-const r = await runRegisterRateBench({ rates, seconds });
+const r = await runIsolated(here("register-rate.mjs"), "runRegisterRateBench", { rates, seconds });
 for (const row of r.rows) {
   add(
     `REGISTER refresh at ${fmt(row.targetRate)} /s (shared TCP, ${row.workers} client worker${row.workers === 1 ? "" : "s"})`,
@@ -58,7 +59,7 @@ add(
   `${fmt(r.sustainedRate)} /s (p99 ${fmt(r.sustainedP99Ms, 2)} ms, steady ${fmt(r.sustainedSteadyP99Ms, 2)} ms)`,
   `${availableParallelism()} cores`,
 );
-const d = await runDelayAccuracyBench({ seconds });
+const d = await runIsolated(here("register-rate.mjs"), "runDelayAccuracyBench", { seconds });
 add(
   `Injected 20 ms delay at ${d.rate} /s: register p50 / p99`,
   `whole run ${fmt(d.registerP50Ms, 2)} / ${fmt(d.registerP99Ms, 2)} ms; steady ${fmt(d.steadyP50Ms, 2)} / ${fmt(d.steadyP99Ms, 2)} ms ` +
@@ -66,16 +67,14 @@ add(
   "20 ms + 1-2 ms",
 );
 
-const { runMsrpFramerBench } = await import(here("msrp-framer.mjs").href);
-const f = await runMsrpFramerBench({ ms: quick ? 300 : 1000 });
+const f = await runIsolated(here("msrp-framer.mjs"), "runMsrpFramerBench", { ms: quick ? 300 : 1000 });
 for (const [name, x] of Object.entries(f)) {
   if (x && typeof x === "object" && "mbPerSec" in x) {
     add(`MSRP framer: ${name}`, `${fmt(x.mbPerSec)} MB/s${x.msgsPerSec ? `, ${fmt(x.msgsPerSec)} msgs/s` : ""}`);
   }
 }
 
-const { runMsrpThroughputBench } = await import(here("msrp-throughput.mjs").href);
-const t = await runMsrpThroughputBench({ mb: quick ? 50 : 200, reps: quick ? 1 : 3 });
+const t = await runIsolated(here("msrp-throughput.mjs"), "runMsrpThroughputBench", { mb: quick ? 50 : 200, reps: quick ? 1 : 3 });
 const mbps = (x) => `${fmt(x.mbPerSec)} MB/s (${fmt(x.cpuMsPerMB, 2)} CPU-ms/MB)`;
 const vs = (r) => `${fmt(r.raw, 2)}x raw, ${fmt(r.byteRelay, 2)}x byte relay`;
 add(`Raw TCP over loopback, one hop, ${fmt(t.messageMB)} MB`, mbps(t.rawTcp));
@@ -95,8 +94,7 @@ if (t.msrpPfLarge) {
 add("MSRP large message client → library relay (worker thread) → client", `${mbps(t.msrpRelayWorker)}, ${vs(t.ratios.relayWorker)}`);
 add("MSRP large message client → client direct", `${mbps(t.msrpDirect)}, ${vs(t.ratios.direct)}`);
 
-const { runSessionRateBench } = await import(here("session-rate.mjs").href);
-const s = await runSessionRateBench({ rates: sessionRates, seconds });
+const s = await runIsolated(here("session-rate.mjs"), "runSessionRateBench", { rates: sessionRates, seconds });
 for (const row of s.rows) {
   add(
     `1-1 sessions (invite + 1 message + bye) at ${fmt(row.targetRate)} /s (shared TCP, ${row.workers} client worker${row.workers === 1 ? "" : "s"})`,
@@ -114,9 +112,8 @@ add(
 
 const pfBench = new URL("../server/bench/pf-session-rate.mjs", import.meta.url);
 if (existsSync(fileURLToPath(pfBench))) {
-  const { runPfSessionBench } = await import(pfBench.href);
   const pfRates = arg("--pf-rates", quick ? "2000,4000" : "1000,2000,3000,4000,5000").split(",").map(Number);
-  const pf = await runPfSessionBench({ rates: pfRates, seconds });
+  const pf = await runIsolated(pfBench, "runPfSessionBench", { rates: pfRates, seconds });
   for (const row of pf.rows) {
     add(
       `PF alone, 1-1 sessions at ${fmt(row.targetRate)} /s (raw-socket generator)`,
