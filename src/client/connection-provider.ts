@@ -83,16 +83,10 @@ async function probeUdp(opts: ConnectionProviderOptions): Promise<void> {
   }
 }
 
-// -------------------------------------------------------------------------------------------------
-// Per-client
-
-class PerClientLink implements ClientLink {
+/** What both models' links read from the socket they send on; `released` ends the link alone. */
+abstract class SocketLink {
   released = false;
-  constructor(
-    private readonly socket: SipSocket,
-    private readonly retransmitter: UdpRetransmitter | undefined,
-    private readonly onRelease: (link: PerClientLink) => void,
-  ) {}
+  constructor(protected readonly socket: SipSocket) {}
 
   get protocol() {
     return this.socket.protocol;
@@ -105,6 +99,19 @@ class PerClientLink implements ClientLink {
   }
   get closed() {
     return this.released || this.socket.closed;
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Per-client
+
+class PerClientLink extends SocketLink implements ClientLink {
+  constructor(
+    socket: SipSocket,
+    private readonly retransmitter: UdpRetransmitter | undefined,
+    private readonly onRelease: (link: PerClientLink) => void,
+  ) {
+    super(socket);
   }
 
   send(data: string): boolean {
@@ -191,30 +198,15 @@ interface SharedConnection {
   endpoints: Set<LinkEndpoint>;
 }
 
-class SharedLink implements ClientLink {
-  private released = false;
-  /** The connection's socket when the client attached (a reconnect gives later clients a new one). */
-  private readonly socket: SipSocket;
+class SharedLink extends SocketLink implements ClientLink {
   constructor(
     private readonly conn: SharedConnection,
     private readonly endpoint: LinkEndpoint,
     private readonly demux: Demux<LinkEndpoint>,
     private readonly owner: LinkOwner,
   ) {
-    this.socket = conn.socket;
-  }
-
-  get protocol() {
-    return this.socket.protocol;
-  }
-  get localAddress() {
-    return this.socket.localAddress;
-  }
-  get localPort() {
-    return this.socket.localPort;
-  }
-  get closed() {
-    return this.released || this.socket.closed;
+    // The connection's socket when the client attached (a reconnect gives later clients a new one).
+    super(conn.socket);
   }
 
   send(data: string): boolean {
