@@ -5,6 +5,7 @@
  * are skipped; fields after the password are ignored so SIPp files with extra columns work.
  * RANDOM shuffles the users with the run's seed (deterministic); SEQUENTIAL and USER keep the order.
  */
+import { seededRandom } from "../client/prng.js";
 import type { UserCredential } from "./run-config.js";
 
 const USER_PART = /^[A-Za-z0-9\-_.!~*'()&=+$,?/]+$/;
@@ -65,17 +66,10 @@ export function parseUsersFile(text: string, fileName: string): UsersFileParse {
   return problems.length > 0 ? { ok: false, problems } : { ok: true, order, users };
 }
 
-/** Fisher–Yates with a small seeded generator (mulberry32): the same seed gives the same order. */
+/** Fisher–Yates with the clients' seeded generator (mulberry32): the same seed gives the same order. */
 export function shuffleUsers(users: readonly UserCredential[], seed: number): UserCredential[] {
   const out = [...users];
-  let state = seed >>> 0;
-  const random = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(seed);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];
