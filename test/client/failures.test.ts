@@ -3,21 +3,19 @@
  * rejected refreshes, 423, lost connections, unreachable targets, dispose.
  */
 import { createServer } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
-import { createConnectionProvider, VirtualClient, type ConnectionProvider } from "../../src/client/index.js";
+import { describe, expect, it } from "vitest";
+import { createConnectionProvider, VirtualClient } from "../../src/client/index.js";
 import { UserError } from "../../src/errors.js";
 import { Counter, Latency, failureByStatus, failureByTimeout, failureByTransport } from "../../src/metrics/names.js";
 import { getBranch, getHeader } from "../../src/protocol/sip/headers.js";
 import type { SipRequest } from "../../src/protocol/sip/message.js";
 import { createResponse } from "../../src/protocol/sip/response.js";
 import { FakeClock, realClock, type Clock } from "../../src/time/clock.js";
+import { cleanupAfterEach, clientOptions, connectProvider, until } from "./support/client-fixtures.js";
 import { CountingSink } from "./support/counting-sink.js";
 import { isRequest, startRawSipServer, type RawSipServer } from "./support/raw-sip-server.js";
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = cleanupAfterEach();
 
 async function setup(opts: {
   transport: "tcp" | "udp";
@@ -32,30 +30,23 @@ async function setup(opts: {
   const server = await startRawSipServer((r) => {
     if (isRequest(r.message)) opts.onRequest?.(r.message, r.reply, nth++);
   });
-  cleanups.push(() => server.close());
+  defer(() => server.close());
   const metrics = new CountingSink();
-  const provider = await createConnectionProvider({
-    model: opts.model ?? "per-client",
-    transport: opts.transport,
-    target: { host: "127.0.0.1", port: server.port },
-    sharedConnections: 1,
-    metrics,
-    clock: realClock,
-  });
-  cleanups.push(() => provider.close());
-  const client = new VirtualClient({
-    index: 7,
-    user: "alice",
-    password: "pw",
-    domain: "cpm.test",
-    connections: provider,
-    metrics,
-    clock: opts.clock ?? realClock,
-    requestTimeoutMs: opts.requestTimeoutMs ?? 5000,
-    registerExpires: opts.registerExpires ?? 600,
-    refreshFraction: opts.refreshFraction ?? 0.9,
-  });
-  cleanups.push(() => client.dispose());
+  const provider = await connectProvider({ port: server.port, metrics, model: opts.model, transport: opts.transport });
+  defer(() => provider.close());
+  const client = new VirtualClient(
+    clientOptions({
+      index: 7,
+      user: "alice",
+      connections: provider,
+      metrics,
+      clock: opts.clock ?? realClock,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 5000,
+      registerExpires: opts.registerExpires ?? 600,
+      refreshFraction: opts.refreshFraction ?? 0.9,
+    }),
+  );
+  defer(() => client.dispose());
   return { server, metrics, provider, client };
 }
 
@@ -64,14 +55,6 @@ function ok(req: SipRequest, expires?: number) {
   const contact = getHeader(req, "Contact")!;
   const value = expires === undefined ? contact : contact.replace(/;expires=\d+/, `;expires=${expires}`);
   return createResponse(req, 200, "OK", { toTag: "srv1", headers: [["Contact", value]] });
-}
-
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const registers = (s: RawSipServer) => s.received.filter((r) => isRequest(r.message) && r.message.method === "REGISTER");
@@ -179,33 +162,12 @@ describe("a dropped shared connection", () => {
     const server = await startRawSipServer((r) => {
       if (isRequest(r.message) && r.message.method === "REGISTER") r.reply(ok(r.message));
     });
-    cleanups.push(() => server.close());
+    defer(() => server.close());
     const metrics = new CountingSink();
-    const provider = await createConnectionProvider({
-      model: "shared",
-      transport: "tcp",
-      target: { host: "127.0.0.1", port: server.port },
-      sharedConnections: 1,
-      metrics,
-      clock: realClock,
-    });
-    cleanups.push(() => provider.close());
-    const clients = [0, 1, 2].map(
-      (i) =>
-        new VirtualClient({
-          index: i,
-          user: `s${i}`,
-          password: "pw",
-          domain: "cpm.test",
-          connections: provider,
-          metrics,
-          clock: realClock,
-          requestTimeoutMs: 5000,
-          registerExpires: 600,
-          refreshFraction: 0.9,
-        }),
-    );
-    for (const c of clients) cleanups.push(() => c.dispose());
+    const provider = await connectProvider({ port: server.port, metrics, model: "shared" });
+    defer(() => provider.close());
+    const clients = [0, 1, 2].map((i) => new VirtualClient(clientOptions({ index: i, user: `s${i}`, connections: provider, metrics })));
+    for (const c of clients) defer(() => c.dispose());
     expect(await Promise.all(clients.map((c) => c.register()))).toEqual([true, true, true]);
     expect(server.connections.size).toBe(1);
     const [first] = [...server.connections];

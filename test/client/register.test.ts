@@ -4,11 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Grammar } from "sip.js/lib/grammar/grammar.js";
-import { createConnectionProvider, VirtualClient, type ConnectionProvider } from "../../src/client/index.js";
+import { VirtualClient, type ConnectionProvider } from "../../src/client/index.js";
 import { Counter, Latency, failureByStatus } from "../../src/metrics/names.js";
 import { installSipJsRuntime, sipJsRuntimeStats } from "../../src/protocol/sip/sipjs-runtime.js";
 import { createCpmServer, type CpmServer } from "../../src/server/index.js";
 import { realClock } from "../../src/time/clock.js";
+import { clientOptions, connectProvider, until } from "./support/client-fixtures.js";
 import { CountingSink } from "./support/counting-sink.js";
 
 installSipJsRuntime();
@@ -18,19 +19,7 @@ const N = 50;
 function makeClients(provider: ConnectionProvider, metrics: CountingSink, n: number, password = (u: string) => `${u}-secret`, prefix = "u") {
   return Array.from(
     { length: n },
-    (_, i) =>
-      new VirtualClient({
-        index: i,
-        user: `${prefix}${i}`,
-        password: password(`${prefix}${i}`),
-        domain: "cpm.test",
-        connections: provider,
-        metrics,
-        clock: realClock,
-        requestTimeoutMs: 5000,
-        registerExpires: 600,
-        refreshFraction: 0.9,
-      }),
+    (_, i) => new VirtualClient(clientOptions({ index: i, user: `${prefix}${i}`, password: password(`${prefix}${i}`), connections: provider, metrics })),
   );
 }
 
@@ -51,14 +40,6 @@ async function grammarRulesDuring(fn: () => Promise<void>): Promise<string[]> {
   return rules;
 }
 
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe.each([
   ["tcp", "per-client"],
   ["tcp", "shared"],
@@ -75,14 +56,7 @@ describe.each([
 
   it("all register (one fast parse per response, no SIP.js grammar on the way), then all unregister", async () => {
     const metrics = new CountingSink();
-    const provider = await createConnectionProvider({
-      model,
-      transport,
-      target: { host: "127.0.0.1", port: server.sipAddress.port },
-      sharedConnections: 3,
-      metrics,
-      clock: realClock,
-    });
+    const provider = await connectProvider({ port: server.sipAddress.port, metrics, model, transport, sharedConnections: 3 });
     const clients = makeClients(provider, metrics, N);
     const before = { ...sipJsRuntimeStats };
     let results: boolean[] = [];
@@ -133,14 +107,7 @@ describe("digest authentication against the embedded server", () => {
   let provider: ConnectionProvider;
   beforeAll(async () => {
     server = await createCpmServer({ port: 0, domain: "cpm.test", auth: { passwordTemplate: "{user}-secret" } });
-    provider = await createConnectionProvider({
-      model: "per-client",
-      transport: "tcp",
-      target: { host: "127.0.0.1", port: server.sipAddress.port },
-      sharedConnections: 1,
-      metrics: new CountingSink(),
-      clock: realClock,
-    });
+    provider = await connectProvider({ port: server.sipAddress.port, metrics: new CountingSink() });
   });
   afterAll(async () => {
     await provider.close();
@@ -180,26 +147,19 @@ describe("registration refresh", () => {
   it("the Registerer refreshes before expiry; each refresh counts as a REGISTER", async () => {
     const server = await createCpmServer({ port: 0, domain: "cpm.test", minExpires: 1 });
     const metrics = new CountingSink();
-    const provider = await createConnectionProvider({
-      model: "shared",
-      transport: "udp",
-      target: { host: "127.0.0.1", port: server.sipAddress.port },
-      sharedConnections: 1,
-      metrics,
-      clock: realClock,
-    });
-    const client = new VirtualClient({
-      index: 0,
-      user: "refresher",
-      password: "x",
-      domain: "cpm.test",
-      connections: provider,
-      metrics,
-      clock: realClock,
-      requestTimeoutMs: 2000,
-      registerExpires: 2,
-      refreshFraction: 0.5,
-    });
+    const provider = await connectProvider({ port: server.sipAddress.port, metrics, model: "shared", transport: "udp" });
+    const client = new VirtualClient(
+      clientOptions({
+        index: 0,
+        user: "refresher",
+        password: "x",
+        connections: provider,
+        metrics,
+        requestTimeoutMs: 2000,
+        registerExpires: 2,
+        refreshFraction: 0.5,
+      }),
+    );
     expect(await client.register()).toBe(true);
     await until(() => metrics.get(Counter.registerSuccesses) >= 3, 8000);
     expect(client.isRegistered).toBe(true);

@@ -7,9 +7,9 @@
  * - the callee's BYE overtaking the MSRP 200 to the control request that asked for it;
  * - a re-INVITE refused with 500 + Retry-After (or 491) is repeated, as RFC 3261 §14.1/§14.2 say.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { REINVITE_RETRIES, retryDelayMs } from "../../src/client/cpm-session.js";
-import { createConnectionProvider, VirtualClient } from "../../src/client/index.js";
+import { VirtualClient } from "../../src/client/index.js";
 import { CONTROL_CONTENT_TYPE } from "../../src/client/message-stamp.js";
 import { Counter } from "../../src/metrics/names.js";
 import { createMsrpEndpoint, type MsrpEndpoint } from "../../src/protocol/msrp/endpoint.js";
@@ -19,65 +19,31 @@ import { getHeader, parseNameAddr } from "../../src/protocol/sip/headers.js";
 import type { SipRequest, SipResponse } from "../../src/protocol/sip/message.js";
 import { createResponse } from "../../src/protocol/sip/response.js";
 import { serializeSipMessage } from "../../src/protocol/sip/serializer.js";
-import { realClock } from "../../src/time/clock.js";
+import { cleanupAfterEach, clientOptions, connectProvider, startRegistrar } from "./support/client-fixtures.js";
 import { CountingSink } from "./support/counting-sink.js";
-import { isRequest, type RawSipServer, type Received, startRawSipServer } from "./support/raw-sip-server.js";
+import { isRequest, type RawSipServer, type Received } from "./support/raw-sip-server.js";
 import { context } from "./support/session-fixtures.js";
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const defer = cleanupAfterEach();
 
 const DOMAIN = "cpm.test";
 const CPM_TYPES = ["message/cpim", "application/im-iscomposing+xml"];
 
 /** A registrar that accepts everyone; `onOther` sees every other message. */
-async function peer(onOther: (r: Received) => void): Promise<RawSipServer> {
-  const server = await startRawSipServer((r) => {
-    if (isRequest(r.message) && r.message.method === "REGISTER") {
-      const contact = getHeader(r.message, "Contact");
-      r.reply(createResponse(r.message, 200, "OK", { toTag: "reg", headers: [["Contact", `${contact};expires=600`]] }));
-      return;
-    }
-    onOther(r);
-  });
-  cleanup.push(() => server.close());
-  return server;
-}
+const peer = (onOther: (r: Received) => void): Promise<RawSipServer> => startRegistrar(defer, onOther);
 
 async function client(user: string, port: number, msrp: MsrpEndpoint, metrics = new CountingSink()) {
-  const provider = await createConnectionProvider({
-    model: "per-client",
-    transport: "tcp",
-    target: { host: "127.0.0.1", port },
-    sharedConnections: 1,
-    metrics,
-    clock: realClock,
-  });
-  cleanup.push(() => provider.close());
-  const c = new VirtualClient({
-    index: 1,
-    user,
-    password: "pw",
-    domain: DOMAIN,
-    connections: provider,
-    metrics,
-    clock: realClock,
-    requestTimeoutMs: 5000,
-    registerExpires: 600,
-    refreshFraction: 0.9,
-    sessionExpiresS: 0,
-    msrp,
-  });
-  cleanup.push(() => c.dispose());
+  const provider = await connectProvider({ port, metrics });
+  defer(() => provider.close());
+  const c = new VirtualClient(clientOptions({ index: 1, user, connections: provider, metrics, sessionExpiresS: 0, msrp }));
+  defer(() => c.dispose());
   expect(await c.register()).toBe(true);
   return { client: c, metrics };
 }
 
 async function endpoint(listen: boolean): Promise<MsrpEndpoint> {
   const e = await createMsrpEndpoint({ listen });
-  cleanup.push(() => e.close());
+  defer(() => e.close());
   return e;
 }
 

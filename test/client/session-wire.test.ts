@@ -3,62 +3,32 @@
  * request", §7.4.1, §7.3.2), captured by a raw SIP peer that registers the client and refuses
  * every INVITE with 486.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { createConnectionProvider, VirtualClient } from "../../src/client/index.js";
+import { describe, expect, it } from "vitest";
+import { VirtualClient } from "../../src/client/index.js";
 import { createMsrpEndpoint } from "../../src/protocol/msrp/endpoint.js";
 import { extractMsrpMedia } from "../../src/protocol/sdp/index.js";
 import { getHeader, getHeaderValues } from "../../src/protocol/sip/headers.js";
 import type { SipRequest } from "../../src/protocol/sip/message.js";
 import { createResponse } from "../../src/protocol/sip/response.js";
-import { realClock } from "../../src/time/clock.js";
 import { Counter } from "../../src/metrics/names.js";
+import { cleanupAfterEach, clientOptions, connectProvider, startRegistrar } from "./support/client-fixtures.js";
 import { CountingSink } from "./support/counting-sink.js";
-import { isRequest, startRawSipServer } from "./support/raw-sip-server.js";
+import { isRequest } from "./support/raw-sip-server.js";
 import { context } from "./support/session-fixtures.js";
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const defer = cleanupAfterEach();
 
 async function capture(): Promise<{ invites: () => SipRequest[]; client: VirtualClient; metrics: CountingSink }> {
-  const server = await startRawSipServer((r) => {
-    if (!isRequest(r.message)) return;
-    const req = r.message;
-    if (req.method === "REGISTER") {
-      r.reply(createResponse(req, 200, "OK", { toTag: "reg", headers: [["Contact", `${getHeader(req, "Contact")};expires=600`]] }));
-    } else if (req.method === "INVITE") {
-      r.reply(createResponse(req, 486, "Busy Here", { toTag: "busy" }));
-    }
+  const server = await startRegistrar(defer, (r) => {
+    if (isRequest(r.message) && r.message.method === "INVITE") r.reply(createResponse(r.message, 486, "Busy Here", { toTag: "busy" }));
   });
-  cleanup.push(() => server.close());
   const metrics = new CountingSink();
   const msrp = await createMsrpEndpoint({ listen: false });
-  cleanup.push(() => msrp.close());
-  const provider = await createConnectionProvider({
-    model: "per-client",
-    transport: "tcp",
-    target: { host: "127.0.0.1", port: server.port },
-    sharedConnections: 1,
-    metrics,
-    clock: realClock,
-  });
-  cleanup.push(() => provider.close());
-  const client = new VirtualClient({
-    index: 3,
-    user: "alice",
-    password: "pw",
-    domain: "cpm.test",
-    connections: provider,
-    metrics,
-    clock: realClock,
-    requestTimeoutMs: 5000,
-    registerExpires: 600,
-    refreshFraction: 0.9,
-    seed: 42,
-    msrp,
-  });
-  cleanup.push(() => client.dispose());
+  defer(() => msrp.close());
+  const provider = await connectProvider({ port: server.port, metrics });
+  defer(() => provider.close());
+  const client = new VirtualClient(clientOptions({ index: 3, user: "alice", connections: provider, metrics, seed: 42, msrp }));
+  defer(() => client.dispose());
   expect(await client.register()).toBe(true);
   return {
     client,

@@ -3,22 +3,20 @@
  * Via branch, requests by Request-URI (Contact) user. A scripted peer answers in reverse order and
  * then sends requests to each client over the shared connections.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { createConnectionProvider, VirtualClient } from "../../src/client/index.js";
+import { describe, expect, it } from "vitest";
+import { VirtualClient } from "../../src/client/index.js";
 import { Demux, topBranch, uriUser } from "../../src/client/demux.js";
 import { Counter } from "../../src/metrics/names.js";
 import { getBranch, getHeader, parseNameAddr } from "../../src/protocol/sip/headers.js";
 import type { SipMessage, SipRequest, SipResponse } from "../../src/protocol/sip/message.js";
 import { parseSipMessage } from "../../src/protocol/sip/parser.js";
 import { createResponse } from "../../src/protocol/sip/response.js";
-import { FakeClock, realClock } from "../../src/time/clock.js";
+import { FakeClock } from "../../src/time/clock.js";
+import { cleanupAfterEach, clientOptions, connectProvider } from "./support/client-fixtures.js";
 import { CountingSink } from "./support/counting-sink.js";
 import { isRequest, startRawSipServer, type Received } from "./support/raw-sip-server.js";
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const defer = cleanupAfterEach();
 
 const N = 20;
 
@@ -39,34 +37,12 @@ describe.each(["tcp", "udp"] as const)("shared %s connections", (transport) => {
         }
       }
     });
-    cleanups.push(() => server.close());
+    defer(() => server.close());
     const metrics = new CountingSink();
-    const provider = await createConnectionProvider({
-      model: "shared",
-      transport,
-      target: { host: "127.0.0.1", port: server.port },
-      sharedConnections: 2,
-      metrics,
-      clock: realClock,
-    });
-    cleanups.push(() => provider.close());
-    const clients = Array.from(
-      { length: N },
-      (_, i) =>
-        new VirtualClient({
-          index: i,
-          user: `c${i}`,
-          password: "pw",
-          domain: "cpm.test",
-          connections: provider,
-          metrics,
-          clock: realClock,
-          requestTimeoutMs: 5000,
-          registerExpires: 600,
-          refreshFraction: 0.9,
-        }),
-    );
-    for (const c of clients) cleanups.push(() => c.dispose());
+    const provider = await connectProvider({ port: server.port, metrics, model: "shared", transport, sharedConnections: 2 });
+    defer(() => provider.close());
+    const clients = Array.from({ length: N }, (_, i) => new VirtualClient(clientOptions({ index: i, user: `c${i}`, connections: provider, metrics })));
+    for (const c of clients) defer(() => c.dispose());
     // A misrouted 200 would be dropped by the wrong user agent (no such transaction) and its
     // owner would time out: every register resolving true means every response found its client.
     const results = await Promise.all(clients.map((c) => c.register()));
