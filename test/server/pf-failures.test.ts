@@ -6,12 +6,33 @@
 import { describe, expect, it } from "vitest";
 import { buildDigestCredentials, formatDigestCredentials, parseDigestChallenge } from "../../src/protocol/sip/digest.js";
 import { getHeader, getTag } from "../../src/protocol/sip/headers.js";
+import type { CpmServer, CpmServerOptions } from "../../src/server/index.js";
 import { MsrpPeer } from "./support/msrp-peer.js";
 import { establish, pfFixtures } from "./support/pf-fixtures.js";
-import { clientAnswer, clientOffer, msrpMediaOf } from "./support/sip-ua.js";
+import { clientAnswer, clientOffer, msrpMediaOf, type TestUa } from "./support/sip-ua.js";
 
 const fx = pfFixtures();
 const offer = () => clientOffer(MsrpPeer.planned().path);
+
+/** The embedded server with alice and bob registered over TCP. */
+async function aliceAndBob(opts?: CpmServerOptions): Promise<{ s: CpmServer; a: TestUa; b: TestUa }> {
+  const s = await fx.server(opts);
+  const a = await fx.ua(s, "alice");
+  const b = await fx.ua(s, "bob");
+  return { s, a, b };
+}
+
+/** alice invites bob, who is registered twice (b1, b2): the INVITE forks to both (i1, i2). */
+async function forkedInvite() {
+  const s = await fx.server();
+  const a = await fx.ua(s, "alice");
+  const b1 = await fx.ua(s, "bob");
+  const b2 = await fx.ua(s, "bob");
+  a.invite(b1.aor, { body: offer() });
+  const i1 = await b1.request("INVITE");
+  const i2 = await b2.request("INVITE");
+  return { s, a, b1, b2, i1, i2 };
+}
 
 describe("routing", () => {
   it("a callee that never registered → 404; one registered but offline now → 480", async () => {
@@ -28,9 +49,7 @@ describe("routing", () => {
   });
 
   it("a callee whose TCP connection is gone counts as offline → 480", async () => {
-    const s = await fx.server();
-    const a = await fx.ua(s, "alice");
-    const b = await fx.ua(s, "bob");
+    const { a, b } = await aliceAndBob();
     await b.close();
     await new Promise((r) => setTimeout(r, 50));
     a.invite(b.aor, { body: offer() });
@@ -50,9 +69,7 @@ describe("routing", () => {
 
 describe("callee answers", () => {
   it("B rejects with 486 → A gets 486; the PF ACKs B's 486 in its transaction", async () => {
-    const s = await fx.server();
-    const a = await fx.ua(s, "alice");
-    const b = await fx.ua(s, "bob");
+    const { s, a, b } = await aliceAndBob();
     a.invite(b.aor, { body: offer() });
     const bi = await b.request("INVITE");
     b.respond(bi, 486, { toTag: "busy1" });
@@ -65,9 +82,7 @@ describe("callee answers", () => {
   });
 
   it("CANCEL from A while B rings: 200 for the CANCEL, 487 for A's INVITE, CANCEL to B, B's 487 is ACKed", async () => {
-    const s = await fx.server();
-    const a = await fx.ua(s, "alice");
-    const b = await fx.ua(s, "bob");
+    const { s, a, b } = await aliceAndBob();
     const invite = a.invite(b.aor, { body: offer() });
     const bi = await b.request("INVITE");
     b.respond(bi, 180, { toTag: "ring1" });
@@ -85,9 +100,7 @@ describe("callee answers", () => {
   });
 
   it("a CANCEL that overtakes a 200 held by the injected delay: 487 to A, the callee's leg is BYEd", async () => {
-    const s = await fx.server({ delay: { kind: "fixed", ms: 300 } });
-    const a = await fx.ua(s, "alice");
-    const b = await fx.ua(s, "bob");
+    const { s, a, b } = await aliceAndBob({ delay: { kind: "fixed", ms: 300 } });
     const invite = a.invite(b.aor, { body: offer() });
     const bi = await b.request("INVITE");
     b.respond(bi, 200, { toTag: "fast", body: clientAnswer(bi.body, MsrpPeer.planned().path) });
@@ -114,9 +127,7 @@ describe("callee answers", () => {
   });
 
   it("B rings past the no-answer bound: CANCEL to B, 408 to A", async () => {
-    const s = await fx.server({ noAnswerTimeoutMs: 200 });
-    const a = await fx.ua(s, "alice");
-    const b = await fx.ua(s, "bob");
+    const { a, b } = await aliceAndBob({ noAnswerTimeoutMs: 200 });
     a.invite(b.aor, { body: offer() });
     const bi = await b.request("INVITE");
     b.respond(bi, 180, { toTag: "r" });
@@ -127,13 +138,7 @@ describe("callee answers", () => {
   });
 
   it("two contacts: both get the INVITE, the first 200 wins, the other is CANCELled; A gets one 200", async () => {
-    const s = await fx.server();
-    const a = await fx.ua(s, "alice");
-    const b1 = await fx.ua(s, "bob");
-    const b2 = await fx.ua(s, "bob");
-    a.invite(b1.aor, { body: offer() });
-    const i1 = await b1.request("INVITE");
-    const i2 = await b2.request("INVITE");
+    const { s, a, b1, b2, i1, i2 } = await forkedInvite();
     expect(getHeader(i1, "Call-ID")).not.toBe(getHeader(i2, "Call-ID"));
     b2.respond(i2, 180, { toTag: "two" });
     b1.respond(i1, 200, { toTag: "one", body: clientAnswer(i1.body, MsrpPeer.planned().path) });
@@ -150,13 +155,7 @@ describe("callee answers", () => {
   });
 
   it("two contacts both answer 200: the late one is ACKed and BYEd", async () => {
-    const s = await fx.server();
-    const a = await fx.ua(s, "alice");
-    const b1 = await fx.ua(s, "bob");
-    const b2 = await fx.ua(s, "bob");
-    a.invite(b1.aor, { body: offer() });
-    const i1 = await b1.request("INVITE");
-    const i2 = await b2.request("INVITE");
+    const { s, a, b1, b2, i1, i2 } = await forkedInvite();
     b1.respond(i1, 200, { toTag: "one", body: clientAnswer(i1.body, MsrpPeer.planned().path) });
     expect((await a.final("INVITE")).status).toBe(200);
     b2.respond(i2, 200, { toTag: "two", body: clientAnswer(i2.body, MsrpPeer.planned().path) });
@@ -168,13 +167,7 @@ describe("callee answers", () => {
   });
 
   it("all contacts fail: the best answer wins (RFC 3261 §16.7: 6xx over 4xx, a real 4xx over a timeout)", async () => {
-    const s = await fx.server();
-    const a = await fx.ua(s, "alice");
-    const b1 = await fx.ua(s, "bob");
-    const b2 = await fx.ua(s, "bob");
-    a.invite(b1.aor, { body: offer() });
-    const i1 = await b1.request("INVITE");
-    const i2 = await b2.request("INVITE");
+    const { a, b1, b2, i1, i2 } = await forkedInvite();
     b1.respond(i1, 480, { toTag: "x1" });
     b2.respond(i2, 603, { toTag: "x2" });
     expect((await a.final("INVITE")).status).toBe(603);
@@ -183,9 +176,7 @@ describe("callee answers", () => {
 
 describe("bad input", () => {
   it("SDP without an MSRP media line → 488 Not Acceptable Here with a Warning; no SDP at all → 488", async () => {
-    const s = await fx.server();
-    const a = await fx.ua(s, "alice");
-    const b = await fx.ua(s, "bob");
+    const { s, a, b } = await aliceAndBob();
     const audio = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
     a.invite(b.aor, { body: audio });
     const r = await a.final("INVITE");
@@ -201,9 +192,7 @@ describe("bad input", () => {
   });
 
   it("the callee answers without usable MSRP: BYE to the callee, 488 to the caller", async () => {
-    const s = await fx.server();
-    const a = await fx.ua(s, "alice");
-    const b = await fx.ua(s, "bob");
+    const { s, a, b } = await aliceAndBob();
     a.invite(b.aor, { body: offer() });
     const bi = await b.request("INVITE");
     b.respond(bi, 200, { toTag: "bad", body: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=message 0 TCP/MSRP *\r\n" });
@@ -214,9 +203,7 @@ describe("bad input", () => {
   });
 
   it("Session-Expires below Min-SE → 422 with Min-SE", async () => {
-    const s = await fx.server();
-    const a = await fx.ua(s, "alice");
-    const b = await fx.ua(s, "bob");
+    const { a, b } = await aliceAndBob();
     a.invite(b.aor, { body: offer(), headers: [["Session-Expires", "30"]] });
     const r = await a.final("INVITE");
     expect(r.status).toBe(422);
@@ -224,9 +211,7 @@ describe("bad input", () => {
   });
 
   it("a client that never connects its MSRP leg: BYE on both legs after the connect timeout, counted", async () => {
-    const s = await fx.server({ msrpConnectTimeoutMs: 300 });
-    const a = await fx.ua(s, "alice");
-    const b = await fx.ua(s, "bob");
+    const { s, a, b } = await aliceAndBob({ msrpConnectTimeoutMs: 300 });
     const aPlan = MsrpPeer.planned();
     const invite = a.invite(b.aor, { body: clientOffer(aPlan.path) });
     const bi = await b.request("INVITE");
@@ -246,9 +231,7 @@ describe("bad input", () => {
   });
 
   it("a session whose clients both connected is not touched by the connect timeout", async () => {
-    const s = await fx.server({ msrpConnectTimeoutMs: 150 });
-    const a = await fx.ua(s, "alice");
-    const b = await fx.ua(s, "bob");
+    const { s, a, b } = await aliceAndBob({ msrpConnectTimeoutMs: 150 });
     await establish(fx, s, a, b);
     await new Promise((r) => setTimeout(r, 400));
     expect(a.pending((m) => m.kind === "request" && m.method === "BYE")).toHaveLength(0);
