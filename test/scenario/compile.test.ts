@@ -2,21 +2,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compileScenario, loadScenarioFile, ScenarioError } from "../../src/scenario/index.js";
 import { UserError } from "../../src/errors.js";
+import { MINIMAL_SCENARIO as minimal, problems } from "./support/scenario-text.js";
 
 const scenariosDir = new URL("../../scenarios/", import.meta.url);
 
-/** Compile and return the formatted problems (fails the test when the text compiles). */
-function problems(text: string, file = "x.yaml"): string[] {
-  try {
-    compileScenario(text, file);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ScenarioError);
-    return (error as ScenarioError).problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`);
-  }
-  throw new Error("expected the scenario to be rejected");
-}
-
-const minimal = "population:\n  clients: 10\nduration: 30s\n";
 
 describe("valid scenarios compile to a Plan", () => {
   it("scenarios/register.yaml: population, phases, scenario and thresholds", () => {

@@ -1,20 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { compileScenario, describePlan, planWarnings, ScenarioError } from "../../src/scenario/index.js";
+import { compileScenario, describePlan, planWarnings } from "../../src/scenario/index.js";
 import { MAX_SIZE_BYTES, parseSizeBytes } from "../../src/scenario/compile.js";
 import type { Plan } from "../../src/scenario/plan.js";
+import { MINIMAL_SCENARIO as head, problems } from "./support/scenario-text.js";
 
-/** Compile and return the formatted problems (fails the test when the text compiles). */
-function problems(text: string, file = "x.yaml"): string[] {
-  try {
-    compileScenario(text, file);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ScenarioError);
-    return (error as ScenarioError).problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`);
-  }
-  throw new Error("expected the scenario to be rejected");
-}
-
-const head = "population:\n  clients: 10\nduration: 30s\n";
 /** One scenario holding `steps` (YAML flow or block text starting on the line after `steps:`). */
 const withSteps = (steps: string): string => `${head}scenarios:\n  - name: s\n    steps:\n${steps}`;
 const stepsOf = (text: string): Plan["scenarios"][number]["steps"] => compileScenario(text, "x.yaml").scenarios[0]!.steps;
