@@ -10,20 +10,9 @@ import type { MsrpConnection } from "../../src/protocol/msrp/connection.js";
 import type { MsrpSession } from "../../src/protocol/msrp/session.js";
 import type { MsrpUri } from "../../src/protocol/msrp/uri.js";
 import { Counter, Gauge, Latency } from "../../src/metrics/names.js";
-import type { SendStepPlan } from "../../src/scenario/plan.js";
-import { context, sessionRig, until } from "./support/session-fixtures.js";
+import { context, sendStep as send, sessionRig, until } from "./support/session-fixtures.js";
 
 const fx = sessionRig();
-
-const send = (count: number, bytes = 200): SendStepPlan => ({
-  kind: "send",
-  count,
-  intervalMs: 0,
-  size: { kind: "fixed", bytes },
-  contentType: "text/plain",
-  chunkSize: 2048,
-  imdn: false,
-});
 
 /**
  * An MSRP endpoint whose outgoing connections all go to `port` instead of the path's: pointed at

@@ -7,21 +7,9 @@ import { describe, expect, it } from "vitest";
 import { payloadBytes, payloadOffset } from "../../src/client/message-stamp.js";
 import { seededRandom } from "../../src/client/prng.js";
 import { Counter, Gauge, Latency } from "../../src/metrics/names.js";
-import type { SendStepPlan } from "../../src/scenario/plan.js";
-import { context, sessionRig, until } from "./support/session-fixtures.js";
+import { context, sendStep as send, sessionRig, until } from "./support/session-fixtures.js";
 
 const fx = sessionRig();
-
-const send = (count: number, bytes: number, extra: Partial<SendStepPlan> = {}): SendStepPlan => ({
-  kind: "send",
-  count,
-  intervalMs: 0,
-  size: { kind: "fixed", bytes },
-  contentType: "text/plain",
-  chunkSize: 2048,
-  imdn: false,
-  ...extra,
-});
 
 type Sample = { metric: string; latencyUs: number; serviceUs: number | undefined };
 const samples = (metrics: { latencies: Sample[] }, metric: string): Sample[] => metrics.latencies.filter((l) => l.metric === metric);

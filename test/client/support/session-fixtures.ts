@@ -9,7 +9,7 @@ import type { IterationContext } from "../../../src/client/iteration-context.js"
 import { seededRandom } from "../../../src/client/prng.js";
 import type { ConnectionModel } from "../../../src/config/run-config.js";
 import { createMsrpEndpoint, type MsrpEndpoint } from "../../../src/protocol/msrp/endpoint.js";
-import type { PeerPlan } from "../../../src/scenario/plan.js";
+import type { PeerPlan, SendStepPlan } from "../../../src/scenario/plan.js";
 import { createCpmServer, type CpmServer, type CpmServerOptions } from "../../../src/server/index.js";
 import { clientOptions, cleanupAfterEach, connectProvider, TEST_DOMAIN } from "./client-fixtures.js";
 import { CountingSink } from "./counting-sink.js";
@@ -78,3 +78,15 @@ export function context(peer: string | null | ((p: PeerPlan) => string | null), 
     state: {},
   };
 }
+
+/** A send step of `count` fixed-size text messages, at once, 2 KB chunks, no IMDN; `extra` overrides. */
+export const sendStep = (count: number, bytes = 200, extra: Partial<SendStepPlan> = {}): SendStepPlan => ({
+  kind: "send",
+  count,
+  intervalMs: 0,
+  size: { kind: "fixed", bytes },
+  contentType: "text/plain",
+  chunkSize: 2048,
+  imdn: false,
+  ...extra,
+});
