@@ -16,7 +16,8 @@ export interface RunOptionSpec {
   description: string;
 }
 
-const spec = (flag: string, type: "string" | "boolean", description: string, value?: string): RunOptionSpec => ({
+/** `F`: the flag as a literal type, so RunOptionName follows from the table below. */
+const spec = <F extends string>(flag: F, type: "string" | "boolean", description: string, value?: string): RunOptionSpec & { flag: F } => ({
   flag,
   env: `CPM_LOAD_${flag.toUpperCase().replace(/-/g, "_")}`,
   type,
@@ -24,7 +25,7 @@ const spec = (flag: string, type: "string" | "boolean", description: string, val
   ...(value === undefined ? {} : { value }),
 });
 
-export const RUN_OPTIONS: readonly RunOptionSpec[] = [
+export const RUN_OPTIONS = [
   spec("clients", "string", "Number of virtual clients (overrides population.clients).", "N"),
   spec("duration", "string", "Run length with a unit, e.g. 60s or 5m; cuts or extends the scenario's last phase.", "DURATION"),
   spec("rate", "string", "Clients brought up (registered) per second (overrides population.rate).", "PER_SECOND"),
@@ -43,27 +44,10 @@ export const RUN_OPTIONS: readonly RunOptionSpec[] = [
   spec("timeout", "string", "Give up on a request without a final answer after this long (default 8s).", "DURATION"),
   spec("live", "boolean", "Print a live line each second (default on; --no-live turns it off)."),
   spec("saturation-lag", "string", "Flag a worker as saturated when its event-loop lag p99 exceeds this (default 20ms).", "DURATION"),
-];
+] as const;
 
-export type RunOptionName =
-  | "clients"
-  | "duration"
-  | "rate"
-  | "workers"
-  | "transport"
-  | "connection"
-  | "shared-connections"
-  | "target"
-  | "allow-remote"
-  | "domain"
-  | "users"
-  | "seed"
-  | "out"
-  | "delay"
-  | "auth"
-  | "timeout"
-  | "live"
-  | "saturation-lag";
+/** A run option's flag name: one of the table's `flag`s. */
+export type RunOptionName = (typeof RUN_OPTIONS)[number]["flag"];
 
 /** Flag values as the CLI parsed them: strings (numbers accepted too) and booleans; absent = not given. */
 export type RunFlags = Partial<Record<RunOptionName, string | number | boolean | undefined>>;
