@@ -168,6 +168,25 @@ function adjustActive(metrics: MetricsSink, delta: number): void {
   metrics.gauge(Gauge.activeSessions, a.n);
 }
 
+/**
+ * A SIP transaction's outcome: the first `finish` settles it (later calls — a response after the
+ * timeout, a transport error after a response — are ignored); none within `timeoutMs` is `timeout`
+ * (`T` adds only optional fields to Outcome, so the bare timeout failure is one).
+ */
+function firstOutcome<T extends Outcome>(clock: Clock, timeoutMs: number, start: (finish: (o: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve) => {
+    let done = false;
+    const finish = (o: T): void => {
+      if (done) return;
+      done = true;
+      timer.cancel();
+      resolve(o);
+    };
+    const timer = clock.after(timeoutMs, () => finish({ ok: false, failure: "timeout" } as T));
+    start(finish);
+  });
+}
+
 /** re-INVITEs repeated at the far end's request (491, 500 + Retry-After): see sendReinvite. */
 export const REINVITE_RETRIES = Counter.reinviteRetries;
 const MAX_REINVITE_ATTEMPTS = 4;
@@ -345,15 +364,7 @@ export class CpmSession {
   /** BYE (§7.4.3); resolves with the outcome (`status.<code>`, `timeout`, `transport`, `no_session`). */
   bye(): Promise<Outcome> {
     if (this.sip.state !== SessionState.Established) return Promise.resolve({ ok: false, failure: "no_session" });
-    return new Promise<Outcome>((resolve) => {
-      let done = false;
-      const finish = (o: Outcome): void => {
-        if (done) return;
-        done = true;
-        timer.cancel();
-        resolve(o);
-      };
-      const timer = this.host.clock.after(this.host.requestTimeoutMs, () => finish({ ok: false, failure: "timeout" }));
+    return firstOutcome<Outcome>(this.host.clock, this.host.requestTimeoutMs, (finish) => {
       this.sip
         .bye({
           requestDelegate: {
@@ -408,15 +419,7 @@ export class CpmSession {
   }
 
   private reinviteOnce(options: MsrpSdhCallOptions, timeoutMs: number): Promise<Outcome & { retryAfterMs?: number }> {
-    return new Promise((resolve) => {
-      let done = false;
-      const finish = (o: Outcome & { retryAfterMs?: number }): void => {
-        if (done) return;
-        done = true;
-        timer.cancel();
-        resolve(o);
-      };
-      const timer = this.host.clock.after(Math.max(0, timeoutMs), () => finish({ ok: false, failure: "timeout" }));
+    return firstOutcome<Outcome & { retryAfterMs?: number }>(this.host.clock, Math.max(0, timeoutMs), (finish) => {
       this.sip
         .invite({
           sessionDescriptionHandlerOptions: options,
