@@ -158,9 +158,19 @@ export class VirtualClient {
   }
 
   /** Sends REGISTER; true on a 2xx (after any digest retry), false on any failure. */
-  async register(intendedStartNs?: number): Promise<boolean> {
-    if (this.disposed) return false;
+  register(intendedStartNs?: number): Promise<boolean> {
+    if (this.disposed) return Promise.resolve(false);
     this.metrics.count(Counter.registerAttempts);
+    // The usual case (a re-register, nothing in flight) sends at once: no awaits, whose promises
+    // and resumptions were ~1 KB of the ~35 KB a REGISTER allocated (fewer young-generation GCs).
+    if (this.ua !== undefined && !this.linkLost && (this.current === undefined || this.current.settled)) {
+      return this.send("register", intendedStartNs);
+    }
+    return this.registerWhenReady(intendedStartNs);
+  }
+
+  /** register() once the user agent is started and no other REGISTER of this client is in flight. */
+  private async registerWhenReady(intendedStartNs: number | undefined): Promise<boolean> {
     if (!(await this.ensureStarted())) {
       this.metrics.count(failureByTransport(Counter.registerFailures));
       return false;
