@@ -120,7 +120,7 @@ export class TcpSipConnection implements SipSocket {
     const frames = this.framer.push(chunk);
     for (const frame of frames) {
       if (frame.ok) {
-        this.handlers.onMessage(frame.message, frame.bytes.toString("utf8"));
+        this.handlers.onMessage(frame.message, frame.text ?? frame.bytes.toString("utf8"));
         if (this.closing) return;
       } else if (frame.fatal) {
         // The stream cannot be re-synchronised (RFC 3261 18.3): drop the connection.

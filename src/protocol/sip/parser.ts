@@ -458,7 +458,17 @@ export function isKeepAlive(data: Buffer | string): boolean {
 
 /** One result of SipStreamFramer.push(). */
 export type SipFrame =
-  | { ok: true; message: SipMessage; /** the raw message bytes (header block and body) */ bytes: Buffer }
+  | {
+      ok: true;
+      message: SipMessage;
+      /** the raw message bytes (header block and body) */
+      bytes: Buffer;
+      /**
+       * The whole message as a string (`bytes` decoded as UTF-8) when the framer decoded it anyway:
+       * messages without a body. Saves a caller that needs the text a second decode.
+       */
+      text?: string;
+    }
   | {
       ok: false;
       error: SipParseError;
@@ -489,6 +499,8 @@ interface PendingHead {
   head: Head;
   headBytes: number;
   contentLength: number;
+  /** The whole message decoded, when it has no body. */
+  text: string | undefined;
 }
 
 /**
@@ -603,12 +615,15 @@ export class SipStreamFramer {
         }
         const headBytes = idx + 4 - this.start;
         if (headBytes - 4 > this.maxHeader) return this.fatal(frames, "too-large", `header block exceeds the ${this.maxHeader}-byte limit`);
-        const head = parseHead(buf.toString("utf8", this.start, idx));
+        // Decoded with the blank line: for a message without a body that is its whole text
+        // (frame.text). CR and LF are ASCII, so the head decodes the same either way.
+        const text = buf.toString("utf8", this.start, idx + 4);
+        const head = parseHead(text.slice(0, text.length - 4));
         const cl = head.contentLength;
         if (cl === CL_ABSENT) return this.fatal(frames, "bad-content-length", "message on a stream has no Content-Length");
         if (cl === CL_INVALID) return this.fatal(frames, "bad-content-length", "Content-Length is not a single non-negative integer");
         if (cl > this.maxBody) return this.fatal(frames, "too-large", `body of ${cl} bytes exceeds the ${this.maxBody}-byte limit`);
-        this.pending = { head, headBytes, contentLength: cl };
+        this.pending = { head, headBytes, contentLength: cl, text: cl === 0 ? text : undefined };
       }
       const p = this.pending;
       const total = p.headBytes + p.contentLength;
@@ -626,7 +641,9 @@ export class SipStreamFramer {
       if (p.head.error !== null) {
         frames.push({ ok: false, error: p.head.error, fatal: false, partial: partialOf(p.head, body), bytes });
       } else {
-        frames.push({ ok: true, message: toMessage(p.head, body), bytes });
+        const frame: SipFrame = { ok: true, message: toMessage(p.head, body), bytes };
+        if (p.text !== undefined) frame.text = p.text;
+        frames.push(frame);
       }
     }
   }

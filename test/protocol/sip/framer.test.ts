@@ -8,7 +8,7 @@ import { allFixtures, captureFixtures, fixture } from "./fixtures.js";
 function describeFrames(frames: SipFrame[]): string[] {
   return frames.map((f) =>
     f.ok
-      ? `ok ${f.bytes.toString("latin1")} ${JSON.stringify(f.message.headers)} ${f.message.body.toString("latin1")}`
+      ? `ok ${f.bytes.toString("latin1")} ${JSON.stringify(f.message.headers)} ${f.message.body.toString("latin1")} text=${f.text ?? "-"}`
       : `error ${f.error.code} fatal=${f.fatal}`,
   );
 }
@@ -45,6 +45,25 @@ describe("SipStreamFramer", () => {
       expect(frame.message, name).toEqual(datagram.message);
       expect(frame.bytes.equals(raw), name).toBe(true);
     }
+  });
+
+  it("gives the decoded text of a message without a body, and none for one with a body", () => {
+    let withText = 0;
+    let withoutText = 0;
+    for (const [name, raw] of allFixtures()) {
+      for (const frame of new SipStreamFramer().push(raw)) {
+        if (!frame.ok) continue;
+        if (frame.message.body.length === 0) {
+          expect(frame.text, name).toBe(frame.bytes.toString("utf8"));
+          withText++;
+        } else {
+          expect(frame.text, name).toBeUndefined();
+          withoutText++;
+        }
+      }
+    }
+    expect(withText).toBeGreaterThan(0);
+    expect(withoutText).toBeGreaterThan(0);
   });
 
   it("frames a stream of all captures fed one byte at a time, keeping no bytes back", () => {
