@@ -10,7 +10,7 @@ import { ExitCode, UserError } from "../../src/errors.js";
 import { Counter, Gauge, Latency } from "../../src/metrics/names.js";
 import type { RunSummary } from "../../src/report/index.js";
 import { runLoadTest } from "../../src/runner/index.js";
-import { makeConfig, type ScenarioShape } from "./support/config.js";
+import { type ScenarioShape, family, makeConfig } from "./support/config.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -22,12 +22,6 @@ function config(shape: ScenarioShape, flags: Parameters<typeof makeConfig>[1] = 
   dirs.push(made.dir);
   return made.config;
 }
-
-/** Sum of a counter family: "register.failures" + "register.failures.status.503" + … */
-const family = (counters: Record<string, number>, prefix: string): number =>
-  Object.entries(counters)
-    .filter(([name]) => name === prefix || name.startsWith(`${prefix}.`))
-    .reduce((sum, [, v]) => sum + v, 0);
 
 const RESULT_FILES = ["config.json", "summary.json", "periods.csv", "latency.hlog"];
 

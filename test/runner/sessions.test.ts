@@ -11,7 +11,7 @@ import { ExitCode } from "../../src/errors.js";
 import { Counter, Gauge, Latency } from "../../src/metrics/names.js";
 import type { RunSummary } from "../../src/report/index.js";
 import { runLoadTest } from "../../src/runner/index.js";
-import { configFromYaml } from "./support/config.js";
+import { configFromYaml, family } from "./support/config.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -23,12 +23,6 @@ function config(yaml: string, flags: Parameters<typeof configFromYaml>[1] = {}) 
   dirs.push(made.dir);
   return made.config;
 }
-
-/** Sum of a counter family: "session.failures" + "session.failures.status.486" + … */
-const family = (counters: Record<string, number>, prefix: string): number =>
-  Object.entries(counters)
-    .filter(([name]) => name === prefix || name.startsWith(`${prefix}.`))
-    .reduce((sum, [, v]) => sum + v, 0);
 
 const readSummary = (outDir: string): RunSummary => JSON.parse(readFileSync(join(outDir, "summary.json"), "utf8")) as RunSummary;
 

@@ -59,3 +59,10 @@ export function configFromYaml(yaml: string, flags: RunFlags = {}): { config: Ru
   });
   return { config, dir };
 }
+
+/** Sum of a counter family: "register.failures" + "register.failures.status.503" + … */
+export function family(counters: Record<string, number>, prefix: string): number {
+  let sum = 0;
+  for (const [name, v] of Object.entries(counters)) if (name === prefix || name.startsWith(`${prefix}.`)) sum += v;
+  return sum;
+}
