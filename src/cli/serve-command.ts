@@ -5,6 +5,7 @@
 import type { Options } from "yargs";
 import type { SipTransportName } from "../config/run-config.js";
 import { UserError } from "../errors.js";
+import { lowerHelperThreadPriority } from "./helper-threads.js";
 import { exitSoon, onStopSignals } from "./signals.js";
 
 export const SERVE_OPTIONS: Record<string, Options> = {
@@ -45,6 +46,7 @@ function parseTransports(text: string): SipTransportName[] {
 const formatHost = (host: string): string => (host.includes(":") ? `[${host}]` : host);
 
 export async function serveCommand(args: ServeArgs): Promise<void> {
+  lowerHelperThreadPriority();
   const transports = parseTransports(args.transport);
   const { buildServerOptionsFromFlags } = await import("../server/cli-options.js");
   const options = buildServerOptionsFromFlags({

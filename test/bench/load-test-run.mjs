@@ -11,6 +11,11 @@ import { join } from "node:path";
 const root = new URL("../../", import.meta.url);
 const dist = (path) => new URL(`dist/${path}`, root).href;
 
+// What `cpm-load run` does first (src/cli/helper-threads.ts): the process's GC/JIT helper threads
+// at the lowest priority, so the figures are the CLI's.
+const { lowerHelperThreadPriority } = await import(dist("cli/helper-threads.js"));
+lowerHelperThreadPriority();
+
 /**
  * Runs `yaml` (a scenario named `name`) with shared TCP connections, no live line, and `flags` on
  * top; `analyse({ summary, outDir, config })` reads the results before the temporary directory

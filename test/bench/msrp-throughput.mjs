@@ -36,6 +36,9 @@ import { Worker } from "node:worker_threads";
 const root = new URL("../../", import.meta.url);
 const distDir = process.env.MSRP_DIST ? pathToFileURL(`${process.env.MSRP_DIST.replace(/\/$/, "")}/`) : new URL("dist/", root);
 const msrpUrl = new URL("protocol/msrp/index.js", distDir).href;
+// As `cpm-load run` and `serve` do (src/cli/helper-threads.ts): GC/JIT helper threads at the lowest priority.
+const { lowerHelperThreadPriority } = await import(new URL("cli/helper-threads.js", distDir).href);
+lowerHelperThreadPriority();
 
 const MB = 1e6;
 

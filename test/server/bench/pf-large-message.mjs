@@ -25,6 +25,9 @@ const root = new URL("../../../", import.meta.url);
 // MSRP_DIST=/some/dir measures another build (e.g. one compiled to a scratch directory).
 const distDir = process.env.MSRP_DIST ? pathToFileURL(`${process.env.MSRP_DIST.replace(/\/$/, "")}/`) : new URL("dist/", root);
 const dist = (path) => new URL(path, distDir).href;
+// As `cpm-load run` and `serve` do (src/cli/helper-threads.ts): GC/JIT helper threads at the lowest
+// priority (it does nothing in the PF's worker thread).
+if (isMainThread) (await import(dist("cli/helper-threads.js"))).lowerHelperThreadPriority();
 const MB = 1e6;
 
 if (!isMainThread) {
