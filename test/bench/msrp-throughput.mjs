@@ -25,7 +25,7 @@
  * CPU-ms/MB is the process's CPU (all threads) per MB moved: the steady figure on a noisy 2-core
  * machine, where wall-clock MB/s moves with whatever else runs.
  *
- * Usage: node test/bench/msrp-throughput.mjs [--mb 200] [--chunk 65536] [--pf-large-chunk 1048576] [--reps 3] [--warmup-mb 200] [--no-pf]
+ * Usage: node test/bench/msrp-throughput.mjs [--mb 200] [--chunk 65536] [--pf-large-chunk 1048576] [--reps 5] [--warmup-mb 200] [--no-pf]
  * Library use: import { runMsrpThroughputBench } from "./msrp-throughput.mjs"
  */
 import { createServer, connect } from "node:net";
@@ -168,78 +168,106 @@ async function msrpOnce(m, body, chunkSize, mode, relayHost, keepBodies = false)
   return { s: Number(t - t0) / 1e9, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, reps = 3, pf = true, warmupMB = 200, pfLargeChunk = 1024 * 1024 } = {}) {
+export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, reps = 5, pf = true, warmupMB = 200, pfLargeChunk = 1024 * 1024 } = {}) {
   const m = await import(msrpUrl);
   const body = Buffer.alloc(Math.round(mb * MB));
   for (let i = 0; i < body.length; i += 4096) body[i] = i & 0xff;
+  const messageMB = body.length / MB;
   /**
-   * Untimed warm-up runs, at least `warmupMB` in all (the JIT and the heap settle: the first
-   * 100-200 MB cost up to twice the CPU of later ones), then the best wall time of `reps` runs
-   * (other processes on a 2-core box make single runs noisy) and the median CPU per MB, the
-   * steadier figure.
+   * Untimed warm-up runs of each row, at least `warmupMB` in all (the JIT and the heap settle: the
+   * first 100-200 MB cost up to twice the CPU of later ones). Then `reps` rounds, each running the
+   * raw TCP anchor, the byte relay and the PF rows back to back: on this VM one hop of raw TCP
+   * moves anywhere between ~1,250 and ~2,100 MB/s from one minute to the next (the host's load,
+   * memory handed back to it and faulted in again), so a ratio is only meaningful between runs
+   * made moments apart. Each row reports its best MB/s, its median CPU per MB, and the median
+   * (and range) over the rounds of its ratio to the raw run and to the byte-relay run of the
+   * same round.
    */
   const warmups = warmupMB > 0 ? Math.ceil(warmupMB / mb) : 0;
-  const best = async (fn) => {
-    for (let i = 0; i < warmups; i++) await fn();
-    const runs = [];
-    for (let i = 0; i < reps; i++) runs.push(await fn());
-    const fastest = Math.min(...runs.map((r) => r.s));
-    const cpus = runs.map((r) => r.cpuMs).sort((x, y) => x - y);
-    return { mbPerSec: body.length / MB / fastest, cpuMsPerMB: cpus[Math.floor(cpus.length / 2)] / (body.length / MB) };
-  };
-  const raw = await best(() => rawTcp(body));
   const relayHost = await relayWorker(m, body.length + 1024);
-  let bytes;
+  const pfHarness = pf ? await (await import(new URL("../server/bench/pf-large-message.mjs", import.meta.url).href)).openPfHarness() : undefined;
+  const viaPf = async (size, failureReport) => {
+    const r = await pfHarness.sendOne(body, size, failureReport);
+    return { s: messageMB / r.mbps, cpuMs: r.cpuMsPerMB * messageMB, peakExtraBytes: r.peakExtraBytes };
+  };
+  const interleaved = [
+    ["raw", () => rawTcp(body)],
+    ["byteRelay", () => byteRelay(body, relayHost)],
+    ...(pf ? [["pf", () => viaPf(chunkSize)]] : []),
+    ...(pf ? [["pfPartial", () => viaPf(chunkSize, "partial")]] : []),
+    ...(pf && pfLargeChunk > 0 && pfLargeChunk !== chunkSize ? [["pfLarge", () => viaPf(pfLargeChunk)]] : []),
+  ];
+  const runs = Object.fromEntries(interleaved.map(([name]) => [name, []]));
   let relayWorker_;
   try {
-    bytes = await best(() => byteRelay(body, relayHost));
-    relayWorker_ = await best(() => msrpOnce(m, body, chunkSize, "relay-worker", relayHost));
+    for (let i = 0; i < warmups; i++) for (const [, fn] of interleaved) await fn();
+    for (let round = 0; round < reps; round++) {
+      for (const [name, fn] of interleaved) runs[name].push(await fn());
+    }
+    relayWorker_ = await best(() => msrpOnce(m, body, chunkSize, "relay-worker", relayHost), warmups, reps, messageMB);
   } finally {
     await relayHost.close();
+    await pfHarness?.close();
   }
-  let msrpPf;
-  let msrpPfLarge;
-  if (pf) {
-    const { runPfLargeMessageBench } = await import(new URL("../server/bench/pf-large-message.mjs", import.meta.url).href);
-    const viaPf = async (size) => {
-      const p = await runPfLargeMessageBench({ mb, reps, chunkSize: size, rawTcp: false, warmupMB });
-      return { chunkSize: size, mbPerSec: p.bestMBps, cpuMsPerMB: p.medianCpuMsPerMB, peakExtraBytes: Math.max(...p.rows.map((r) => r.peakExtraBytes)) };
+  const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  const summarise = (name) => {
+    const rs = runs[name];
+    const mbPerSec = rs.map((r) => messageMB / r.s);
+    const perRound = (anchor) => rs.map((r, i) => runs[anchor][i].s / r.s);
+    const vsRaw = perRound("raw");
+    const vsBytes = perRound("byteRelay");
+    return {
+      mbPerSec: Math.max(...mbPerSec),
+      cpuMsPerMB: median(rs.map((r) => r.cpuMs)) / messageMB,
+      ratio: { raw: median(vsRaw), byteRelay: median(vsBytes), rawRange: [Math.min(...vsRaw), Math.max(...vsRaw)] },
+      rounds: mbPerSec.map((x) => Math.round(x)),
+      ...(rs[0].peakExtraBytes !== undefined ? { peakExtraBytes: Math.max(...rs.map((r) => r.peakExtraBytes)) } : {}),
     };
-    msrpPf = await viaPf(chunkSize);
-    if (pfLargeChunk > 0 && pfLargeChunk !== chunkSize) msrpPfLarge = await viaPf(pfLargeChunk);
-  }
-  const relaySameThread = await best(() => msrpOnce(m, body, chunkSize, "relay-same-thread"));
-  const direct = await best(() => msrpOnce(m, body, chunkSize, "direct"));
-  const directAssembled = await best(() => msrpOnce(m, body, chunkSize, "direct", undefined, true));
+  };
+  const raw = summarise("raw");
+  const bytes = summarise("byteRelay");
+  const msrpPf = pf ? { chunkSize, ...summarise("pf") } : undefined;
+  const msrpPfPartial = pf ? { chunkSize, ...summarise("pfPartial") } : undefined;
+  const msrpPfLarge = runs.pfLarge ? { chunkSize: pfLargeChunk, ...summarise("pfLarge") } : undefined;
+  const relaySameThread = await best(() => msrpOnce(m, body, chunkSize, "relay-same-thread"), warmups, reps, messageMB);
+  const direct = await best(() => msrpOnce(m, body, chunkSize, "direct"), warmups, reps, messageMB);
+  const directAssembled = await best(() => msrpOnce(m, body, chunkSize, "direct", undefined, true), warmups, reps, messageMB);
+  // Rows outside the rounds are compared with the best raw and byte-relay runs.
   const vs = (x) => ({ raw: x.mbPerSec / raw.mbPerSec, byteRelay: x.mbPerSec / bytes.mbPerSec });
   return {
     loadAverage: loadavg().map((x) => x.toFixed(2)).join(" "),
-    messageMB: body.length / MB,
+    messageMB,
     chunkSize,
     reps,
     rawTcp: raw,
     byteRelay: bytes,
-    ratioByteRelay: bytes.mbPerSec / raw.mbPerSec,
+    ratioByteRelay: bytes.ratio.raw,
     msrpPf,
+    msrpPfPartial,
     msrpPfLarge,
     msrpRelayWorker: relayWorker_,
     msrpRelaySameThread: relaySameThread,
     msrpDirect: direct,
     msrpDirectAssembled: directAssembled,
     ratios: {
-      ...(msrpPf ? { pf: vs(msrpPf) } : {}),
-      ...(msrpPfLarge ? { pfLarge: vs(msrpPfLarge) } : {}),
+      ...(msrpPf ? { pf: msrpPf.ratio, pfPartial: msrpPfPartial.ratio } : {}),
+      ...(msrpPfLarge ? { pfLarge: msrpPfLarge.ratio } : {}),
       relayWorker: vs(relayWorker_),
       relaySameThread: vs(relaySameThread),
       direct: vs(direct),
       directAssembled: vs(directAssembled),
     },
-    // Kept for older callers: against raw TCP.
-    ratioPf: msrpPf ? msrpPf.mbPerSec / raw.mbPerSec : undefined,
-    ratioRelayWorker: relayWorker_.mbPerSec / raw.mbPerSec,
-    ratioRelaySameThread: relaySameThread.mbPerSec / raw.mbPerSec,
-    ratioDirect: direct.mbPerSec / raw.mbPerSec,
+    ratioPf: msrpPf?.ratio.raw,
   };
+}
+
+/** Best wall time of `reps` runs after `warmups` untimed ones, and the median CPU per MB. */
+async function best(fn, warmups, reps, messageMB) {
+  for (let i = 0; i < warmups; i++) await fn();
+  const runs = [];
+  for (let i = 0; i < reps; i++) runs.push(await fn());
+  const cpus = runs.map((r) => r.cpuMs).sort((x, y) => x - y);
+  return { mbPerSec: messageMB / Math.min(...runs.map((r) => r.s)), cpuMsPerMB: cpus[Math.floor(cpus.length / 2)] / messageMB };
 }
 
 /** The table `node msrp-throughput.mjs` prints (also used by run-all). */
@@ -248,15 +276,20 @@ export function formatMsrpThroughput(r) {
   const row = (name, x, ratio) =>
     lines.push(
       `  ${name.padEnd(72)} ${x.mbPerSec.toFixed(0).padStart(6)} MB/s  ${x.cpuMsPerMB.toFixed(2).padStart(5)} CPU-ms/MB` +
-        (ratio === undefined ? "" : `  ${ratio.raw.toFixed(2)}x raw  ${ratio.byteRelay.toFixed(2)}x byte relay`),
+        (ratio === undefined
+          ? ""
+          : `  ${ratio.raw.toFixed(2)}x raw${ratio.rawRange ? ` [${ratio.rawRange.map((v) => v.toFixed(2)).join("–")}]` : ""}  ${ratio.byteRelay.toFixed(2)}x byte relay`),
     );
   const kib = (n) => (n % 1048576 === 0 ? `${n / 1048576} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`);
   const c = `, ${kib(r.chunkSize)} chunks`;
-  lines.push(`MSRP throughput, one ${r.messageMB} MB message (after warm-up runs: best MB/s of ${r.reps}, median CPU of the whole process):`);
-  row("raw TCP, one hop (one socket, one thread)", r.rawTcp);
-  row("raw TCP, client→byte relay (worker thread)→client", r.byteRelay, { raw: r.ratioByteRelay, byteRelay: 1 });
-  if (r.msrpPf) row(`MSRP client→PF (embedded server, worker thread)→client${c}`, r.msrpPf, r.ratios.pf);
-  if (r.msrpPfLarge) row(`MSRP client→PF (embedded server, worker thread)→client, ${kib(r.msrpPfLarge.chunkSize)} chunks`, r.msrpPfLarge, r.ratios.pfLarge);
+  lines.push(`MSRP throughput, one ${r.messageMB} MB message, after warm-up runs. Rows marked * ran in ${r.reps} interleaved rounds`);
+  lines.push("(raw, byte relay, PF, back to back): best MB/s, median CPU of the whole process per MB, and the median [range] over the");
+  lines.push("rounds of the ratio to the raw / byte-relay run of the same round. Other rows: best of their own runs against the best anchors.");
+  row("* raw TCP, one hop (one socket, one thread)", r.rawTcp);
+  row("* raw TCP, client→byte relay (worker thread)→client", r.byteRelay, r.byteRelay.ratio);
+  if (r.msrpPf) row(`* MSRP client→PF (embedded server, worker thread)→client${c}`, r.msrpPf, r.ratios.pf);
+  if (r.msrpPfPartial) row(`* MSRP client→PF (embedded server, worker thread)→client${c}, Failure-Report partial`, r.msrpPfPartial, r.ratios.pfPartial);
+  if (r.msrpPfLarge) row(`* MSRP client→PF (embedded server, worker thread)→client, ${kib(r.msrpPfLarge.chunkSize)} chunks`, r.msrpPfLarge, r.ratios.pfLarge);
   row(`MSRP client→relay (library bridge, worker thread)→client${c}`, r.msrpRelayWorker, r.ratios.relayWorker);
   row(`MSRP client→relay→client, one thread${c}`, r.msrpRelaySameThread, r.ratios.relaySameThread);
   row(`MSRP client→client direct${c}`, r.msrpDirect, r.ratios.direct);
@@ -277,7 +310,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     mb: arg("--mb", 200),
     chunkSize: arg("--chunk", 64 * 1024),
     pfLargeChunk: arg("--pf-large-chunk", 1024 * 1024),
-    reps: arg("--reps", 3),
+    reps: arg("--reps", 5),
     warmupMB: arg("--warmup-mb", 200),
     pf: !process.argv.includes("--no-pf"),
   });

@@ -280,7 +280,7 @@ class StreamedChunk implements MsrpBodySink {
  */
 interface ChunkFacts {
   messageId: string | undefined;
-  /** Failure-Report is `yes`. */
+  /** The sender wants to hear of failures: Failure-Report `yes` or `partial` (only `no` asks for silence). */
   failureReport: boolean;
   successReport: boolean;
   range: ByteRange | null;
@@ -290,7 +290,7 @@ function chunkFacts(req: MsrpRequest, messageId: string | undefined): ChunkFacts
   const range = getMsrpHeader(req, "Byte-Range");
   return {
     messageId,
-    failureReport: getFailureReport(req) === "yes",
+    failureReport: getFailureReport(req) !== "no",
     successReport: getSuccessReport(req),
     range: range !== undefined ? parseByteRange(range) : null,
   };

@@ -173,11 +173,11 @@ async function rawChain(relay: MsrpEndpoint, receiverEp: MsrpEndpoint, n: number
   raw.send(createBindSend({ toPath: legA.localPath, fromPath: from, messageId: `bind${n}`, tid: `bindtid${n}x` }));
   await raw.waitFrames(1);
   /** The wire of one SEND chunk of `body` from this sender. */
-  const chunk = (tid: string, body: Buffer, messageId: string) =>
+  const chunk = (tid: string, body: Buffer, messageId: string, extraHeaders = "") =>
     Buffer.concat([
       Buffer.from(
         `MSRP ${tid} SEND\r\nTo-Path: ${legA.localUri}\r\nFrom-Path: ${from}\r\nMessage-ID: ${messageId}\r\n` +
-          `Byte-Range: 1-${body.length}/${body.length}\r\nContent-Type: application/octet-stream\r\n\r\n`,
+          `Byte-Range: 1-${body.length}/${body.length}\r\n${extraHeaders}Content-Type: application/octet-stream\r\n\r\n`,
       ),
       body,
       Buffer.from(`\r\n-------${tid}$\r\n`),
@@ -238,6 +238,27 @@ describe("MSRP relay cut-through", () => {
     expect(report).toMatchObject({ kind: "request", method: "REPORT" });
     expect(getMsrpHeader(report!, "Message-ID")).toBe("ct-5");
     expect(getMsrpHeader(report!, "Status")).toMatch(/^000 481/);
+    expect(bridge.aToB.failedChunks).toBe(1);
+  });
+
+  it("Failure-Report partial: the sender gets no 200, but a far leg that goes away mid-chunk still reaches it as a failure REPORT (481)", async () => {
+    const relay = await endpoints.create();
+    const receiverEp = await endpoints.create();
+    const { raw, legB, bridge, chunk } = await rawChain(relay, receiverEp, 6);
+    const wire = chunk("cutThrough6", randomBytes(500_000, 26), "ct-6", "Failure-Report: partial\r\n");
+    raw.sendRaw(wire.subarray(0, 300_000));
+    await waitFor(() => legB.bytesSent >= 200_000);
+    await receiverEp.close();
+    await waitFor(() => legB.closed);
+    raw.sendRaw(wire.subarray(300_000));
+    const frames = await raw.waitFrames(2);
+    const report = frames[1]!.ok ? frames[1]!.message : undefined;
+    expect(report).toMatchObject({ kind: "request", method: "REPORT" });
+    expect(getMsrpHeader(report!, "Message-ID")).toBe("ct-6");
+    expect(getMsrpHeader(report!, "Status")).toMatch(/^000 481/);
+    // Only the binding 200 and the REPORT: no response to the partial chunk itself.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(raw.frames).toHaveLength(2);
     expect(bridge.aToB.failedChunks).toBe(1);
   });
 

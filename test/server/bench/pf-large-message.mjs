@@ -139,11 +139,34 @@ async function rawTcp(buf) {
  * twice the CPU of later ones). 0 measures from the first message.
  */
 export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64 * 1024, rawTcp: withRaw = true, warmupMB = 200 } = {}) {
-  const { createMsrpEndpoint } = await import(dist("protocol/msrp/index.js"));
-  const { SipStreamFramer } = await import(dist("protocol/sip/parser.js"));
   const body = Buffer.alloc(Math.round(mb * MB), 0x61);
   const rawMBps = withRaw ? Math.max(await rawTcp(body), await rawTcp(body)) : NaN;
+  const pf = await openPfHarness();
+  const rows = [];
+  const warmups = warmupMB > 0 ? Math.ceil(warmupMB / mb) : 0;
+  try {
+    for (let rep = -warmups; rep < reps; rep++) {
+      const row = await pf.sendOne(body, chunkSize);
+      if (rep >= 0) rows.push(row);
+    }
+  } finally {
+    await pf.close();
+  }
+  const cpus = rows.map((r) => r.cpuMsPerMB).sort((x, y) => x - y);
+  return { mb, rawMBps, rows, bestMBps: Math.max(...rows.map((r) => r.mbps)), medianCpuMsPerMB: cpus[Math.floor(cpus.length / 2)] };
+}
 
+/**
+ * The PF in its worker thread with alice and bob registered over SIP, ready to carry one large
+ * message after another: `sendOne(body, chunkSize, failureReport)` sets up a largemsg session, sends
+ * `body` from alice to bob through the PF as the client's largeMessage step does (Success-Report yes;
+ * Failure-Report `yes` by default, or `partial`) and ends the session; it returns that message's row. Used by
+ * runPfLargeMessageBench and by msrp-throughput.mjs, which interleaves PF messages with its TCP
+ * anchors so that every ratio compares runs made moments apart.
+ */
+export async function openPfHarness() {
+  const { createMsrpEndpoint } = await import(dist("protocol/msrp/index.js"));
+  const { SipStreamFramer } = await import(dist("protocol/sip/parser.js"));
   const worker = new Worker(fileURLToPath(import.meta.url), process.env.PF_BENCH_PROF ? { execArgv: ["--cpu-prof", `--cpu-prof-dir=${process.env.PF_BENCH_PROF}`] } : {});
   const ready = await new Promise((resolve) => worker.once("message", resolve));
   const open = () =>
@@ -185,9 +208,9 @@ export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64
     `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 9 TCP/MSRP *\r\n` +
     `a=accept-types:message/cpim\r\na=path:${path}\r\na=setup:active\r\na=${direction}\r\n`;
   const pathOf = (b) => /a=path:(\S+)/.exec(b.toString("latin1"))[1];
-  const rows = [];
-  const warmups = warmupMB > 0 ? Math.ceil(warmupMB / mb) : 0;
-  for (let rep = -warmups; rep < reps; rep++) {
+  let rep = 0;
+  const sendOne = async (body, chunkSize, failureReport = "yes") => {
+    rep++;
     const a = endpoint.createSession({ setup: "active", connectionGroup: `a${rep}` });
     const b = endpoint.createSession({ setup: "active", connectionGroup: `b${rep}`, keepBodies: false, maxMessageBytes: body.length + 1024 });
     const offer = sdp(a.localPath[0], "sendonly");
@@ -219,19 +242,19 @@ export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64
     const th0 = process.env.PF_BENCH_THREADS ? threadTimes() : undefined;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const result = await a.send(body, { contentType: "message/cpim", chunkSize });
+    const result = await a.send(body, { contentType: "message/cpim", chunkSize, successReport: true, failureReport });
     const t1 = await got;
     const cpu = process.cpuUsage(c0);
     const split = th0 ? threadSplit(th0, threadTimes(), ready.tid) : undefined;
     clearInterval(sampler);
-    if (rep >= 0) rows.push({
+    const row = {
       mbps: body.length / MB / ((t1 - t0) / 1000),
       chunks: result.chunks,
       peakExtraBytes: peak - base,
       // CPU of the whole process (PF thread and both clients) per MB: robust against other load.
       cpuMsPerMB: (cpu.user + cpu.system) / 1000 / (body.length / MB),
       ...(split ? { cpuMsPerMBByThread: Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v / (body.length / MB)])) } : {}),
-    });
+    };
     sipA.write(
       `BYE sip:pf@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:${sipA.localPort};branch=z9hG4bKb${rep}\r\nMax-Forwards: 70\r\n` +
         `From: <sip:alice@bench.test>;tag=a${rep}\r\nTo: ${hdr(ok, "To")}\r\nCall-ID: lm${rep}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n`,
@@ -246,12 +269,14 @@ export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64
     while (byeOk.kind !== "response" || !hdr(byeOk, "CSeq").endsWith("BYE")) byeOk = await nextA();
     await a.close();
     await b.close();
-  }
-  await endpoint.close();
-  sipA.destroy();
-  sipB.destroy();
-  worker.postMessage("close");
-  await new Promise((r) => worker.once("exit", r));
-  const cpus = rows.map((r) => r.cpuMsPerMB).sort((x, y) => x - y);
-  return { mb, rawMBps, rows, bestMBps: Math.max(...rows.map((r) => r.mbps)), medianCpuMsPerMB: cpus[Math.floor(cpus.length / 2)] };
+    return row;
+  };
+  const close = async () => {
+    await endpoint.close();
+    sipA.destroy();
+    sipB.destroy();
+    worker.postMessage("close");
+    await new Promise((r) => worker.once("exit", r));
+  };
+  return { sendOne, close };
 }
