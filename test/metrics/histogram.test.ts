@@ -2,7 +2,15 @@ import { inflateSync } from "node:zlib";
 import fc from "fast-check";
 import { decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram } from "hdr-histogram-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { compressedEnvelope, createHistogram, decodeHistogram, encodeHistogram } from "../../src/metrics/histogram.js";
+import {
+  compressedEnvelope,
+  createHistogram,
+  decodeHistogram,
+  encodeHistogram,
+  latencyStats,
+  latencyStatsByLibrary,
+  storedPayload,
+} from "../../src/metrics/histogram.js";
 
 const made: Histogram[] = [];
 function wasmHistogram(values: Array<[number, number]>): Histogram {
@@ -73,5 +81,75 @@ describe("encodeHistogram (V2 compressed, stored zlib blocks)", () => {
     const envelope = compressedEnvelope(Uint8Array.from([1, 2, 3, 4]));
     envelope[envelope.length - 1] ^= 0xff;
     expect(() => inflateSync(envelope.subarray(8))).toThrow(/incorrect data check/);
+  });
+});
+
+describe("latencyStats (one pass over the counts)", () => {
+  it("equals the library's own percentiles and mean exactly, for any samples: JS, decoded and merged histograms", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3_600_000_000 }), fc.integer({ min: 1, max: 100_000 })), { minLength: 1, maxLength: 300 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 50_000 }), fc.integer({ min: 1, max: 5 })), { maxLength: 50 }),
+        (values, more) => {
+          const h = createHistogram();
+          for (const [value, count] of values) h.recordValueWithCount(value, count);
+          expect(latencyStats(h)).toEqual(latencyStatsByLibrary(h));
+          // What the coordinator holds: decoded worker snapshots merged with add().
+          const merged = decodeHistogram(encodeHistogram(h));
+          const other = createHistogram();
+          for (const [value, count] of more) other.recordValueWithCount(value, count);
+          merged.add(decodeHistogram(encodeHistogram(other)));
+          expect(latencyStats(merged)).toEqual(latencyStatsByLibrary(merged));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("gives real values on a known histogram, and zeros when empty", () => {
+    const h = createHistogram();
+    for (let v = 1; v <= 1000; v++) h.recordValue(v * 10);
+    const s = latencyStats(h);
+    expect(s).toMatchObject({ count: 1000, min: 10, p50: 5003, p99: 9903, max: 10007 });
+    expect(s.mean).toBeCloseTo(5005, -1);
+    expect(latencyStats(createHistogram())).toEqual({ count: 0, min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0 });
+  });
+
+  it("a WASM histogram (no JS counts API) takes the library's path with the same figures", () => {
+    const values: Array<[number, number]> = [[120, 3], [4500, 10], [20_000, 1]];
+    const w = wasmHistogram(values);
+    const j = createHistogram();
+    for (const [value, count] of values) j.recordValueWithCount(value, count);
+    expect(latencyStats(w)).toEqual(latencyStats(j));
+  });
+});
+
+describe("storedPayload (the coordinator's fast path for what workers send)", () => {
+  it("unwraps stored blocks of any length, one block or several, byte for byte", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 200_000 }), (raw) => {
+        const got = storedPayload(compressedEnvelope(raw));
+        expect(got).not.toBeNull();
+        expect(Buffer.from(got!).equals(Buffer.from(raw))).toBe(true);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("declines the library's deflated encoding (decodeHistogram then inflates it) and damaged envelopes", () => {
+    const h = createHistogram();
+    for (let v = 1; v < 5000; v += 7) h.recordValue(v);
+    const deflated = Buffer.from(encodeIntoCompressedBase64(h), "base64");
+    expect(storedPayload(deflated)).toBeNull();
+    expect(latencyStats(decodeHistogram(deflated.toString("base64")))).toEqual(latencyStats(h));
+
+    const ours = compressedEnvelope(Buffer.from("0123456789abcdef"));
+    const badChecksum = Buffer.from(ours);
+    badChecksum[badChecksum.length - 1]! ^= 1;
+    expect(storedPayload(badChecksum)).toBeNull();
+    const badLength = Buffer.from(ours);
+    badLength[11]! ^= 1; // the block's LEN no longer matches NLEN
+    expect(storedPayload(badLength)).toBeNull();
+    expect(storedPayload(ours.subarray(0, ours.length - 3))).toBeNull();
   });
 });
