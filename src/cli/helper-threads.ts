@@ -23,15 +23,23 @@ import { isMainThread } from "node:worker_threads";
 
 export const HELPER_THREAD_NICE = 19;
 
-/** Lowers every thread of this process but the main one to nice 19; returns how many it changed. */
+let done = false;
+
+/**
+ * Lowers every thread of this process but the main one to nice 19; returns how many it changed.
+ * Once per process: a second call would find worker threads made since the first (and lower them).
+ */
 export function lowerHelperThreadPriority(): number {
-  if (process.platform !== "linux" || !isMainThread) return 0;
+  if (process.platform !== "linux" || !isMainThread || done) return 0;
+  done = true;
   let tasks: string[];
   try {
     tasks = readdirSync("/proc/self/task");
   } catch {
     return 0;
   }
+  // A /proc from another PID namespace would name other processes' threads: touch nothing then.
+  if (!tasks.includes(String(process.pid))) return 0;
   let lowered = 0;
   for (const task of tasks) {
     const tid = Number(task);

@@ -14,7 +14,7 @@ export interface RunArgs extends Record<string, unknown> {
 
 export async function runCommand(args: RunArgs): Promise<void> {
   // Before any worker thread exists: only the process's own helper threads are changed.
-  lowerHelperThreadPriority();
+  if (process.env.CPM_LOAD_KEEP_HELPER_PRIORITY !== "1") lowerHelperThreadPriority();
   const flags: RunFlags = {};
   for (const option of RUN_OPTIONS) {
     const value = args[option.flag];

@@ -46,7 +46,7 @@ function parseTransports(text: string): SipTransportName[] {
 const formatHost = (host: string): string => (host.includes(":") ? `[${host}]` : host);
 
 export async function serveCommand(args: ServeArgs): Promise<void> {
-  lowerHelperThreadPriority();
+  if (process.env.CPM_LOAD_KEEP_HELPER_PRIORITY !== "1") lowerHelperThreadPriority();
   const transports = parseTransports(args.transport);
   const { buildServerOptionsFromFlags } = await import("../server/cli-options.js");
   const options = buildServerOptionsFromFlags({

@@ -53,7 +53,7 @@ export type RunOptionName = (typeof RUN_OPTIONS)[number]["flag"];
 export type RunFlags = Partial<Record<RunOptionName, string | number | boolean | undefined>>;
 
 /** Environment variables that belong to cpm-load but are not run options (no "unknown variable" error). */
-export const OTHER_ENV_VARIABLES: readonly string[] = ["CPM_LOAD_DEBUG"];
+export const OTHER_ENV_VARIABLES: readonly string[] = ["CPM_LOAD_DEBUG", "CPM_LOAD_KEEP_HELPER_PRIORITY"];
 
 /** Defaults of run options that do not come from the scenario (README documents each). */
 export const RUN_DEFAULTS = {

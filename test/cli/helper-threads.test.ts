@@ -3,8 +3,10 @@
  * to nice 19 before any worker thread exists. Checked in a fresh Node process (the test runner's
  * own threads are not ours to change) against the kernel's per-thread nice values.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { existsSync } from "node:fs";
+import { getPriority } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -19,6 +21,7 @@ const { lowerHelperThreadPriority } = await import(${JSON.stringify(moduleUrl)})
 const niceOf = (tid) => Number(readFileSync("/proc/self/task/" + tid + "/stat", "utf8").split(") ")[1].split(" ")[16]);
 const before = readdirSync("/proc/self/task").map(Number);
 const lowered = lowerHelperThreadPriority();
+const again = lowerHelperThreadPriority();
 const helpers = before.filter((t) => t !== process.pid).map((tid) => ({ tid, nice: niceOf(tid) }));
 // The probe runs as a module (--input-type=module), and so does this eval'd worker.
 const worker = new Worker(
@@ -31,16 +34,17 @@ const worker = new Worker(
 const fromWorker = await new Promise((resolve) => worker.once("message", resolve));
 const workerNice = niceOf(fromWorker.tid);
 await worker.terminate();
-console.log(JSON.stringify({ lowered, mainNice: niceOf(process.pid), helpers, workerNice, loweredInWorker: fromWorker.loweredInWorker }));
+console.log(JSON.stringify({ lowered, again, mainNice: niceOf(process.pid), helpers, workerNice, loweredInWorker: fromWorker.loweredInWorker }));
 `;
 
 describe.runIf(process.platform === "linux")("helper thread priority", () => {
-  it("lowers every pre-existing thread but the main one to nice 19, and worker threads made later keep nice 0", () => {
+  it("lowers every pre-existing thread but the main one to nice 19, once; worker threads made later keep the main thread's priority", () => {
     expect(existsSync(join(root, "dist", "cli", "helper-threads.js")), "run `npm run build` first (npm test does)").toBe(true);
     const child = spawnSync(process.execPath, ["--input-type=module", "-e", probe], { cwd: root, encoding: "utf8", timeout: 20_000 });
     expect(child.status, child.stderr).toBe(0);
     const r = JSON.parse(child.stdout.trim()) as {
       lowered: number;
+      again: number;
       mainNice: number;
       helpers: Array<{ tid: number; nice: number }>;
       workerNice: number;
@@ -50,9 +54,50 @@ describe.runIf(process.platform === "linux")("helper thread priority", () => {
     expect(r.helpers.length).toBeGreaterThanOrEqual(1);
     expect(r.lowered).toBe(r.helpers.length);
     expect(r.helpers.every((h) => h.nice === 19)).toBe(true);
-    expect(r.mainNice).toBe(0);
-    // A worker thread inherits the main thread's priority, and does not change anyone from there.
-    expect(r.workerNice).toBe(0);
+    // The main thread keeps the priority it was started with (the test runner's own, e.g. under `nice`).
+    const started = getPriority();
+    expect(r.mainNice).toBe(started);
+    // A worker thread inherits the main thread's priority, and does not change anyone from there;
+    // a second call in the same process changes nothing (it would find worker threads by then).
+    expect(r.workerNice).toBe(started);
     expect(r.loweredInWorker).toBe(0);
+    expect(r.again).toBe(0);
+  });
+});
+
+describe.runIf(process.platform === "linux")("cpm-load serve and helper thread priority", () => {
+  /** Starts `serve`, waits for its listening line, reads every thread's nice value, stops it. */
+  async function serveNices(env: Record<string, string>): Promise<{ main: number; others: number[] }> {
+    const child = spawn(process.execPath, [join(root, "bin", "cpm-load.js"), "serve", "--port", "0", "--transport", "tcp"], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (out.includes("listening on")) resolve();
+        });
+        child.once("exit", (code) => reject(new Error(`serve exited ${code}`)));
+      });
+      const niceOf = (tid: string) => Number(readFileSync(`/proc/${child.pid}/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ")[16]);
+      const tids = readdirSync(`/proc/${child.pid}/task`);
+      return { main: niceOf(String(child.pid)), others: tids.filter((t) => t !== String(child.pid)).map(niceOf) };
+    } finally {
+      child.kill("SIGINT");
+      await new Promise((r) => child.once("close", r));
+    }
+  }
+
+  it("serve lowers its helper threads; CPM_LOAD_KEEP_HELPER_PRIORITY=1 leaves them as they are", async () => {
+    const started = getPriority();
+    const lowered = await serveNices({});
+    expect(lowered.main).toBe(started);
+    // V8's helpers at 19; a thread started later by the server (its precise-timer helper) keeps the main thread's.
+    expect(lowered.others.filter((n) => n === 19).length).toBeGreaterThanOrEqual(1);
+    const kept = await serveNices({ CPM_LOAD_KEEP_HELPER_PRIORITY: "1" });
+    expect(kept.main).toBe(started);
+    expect(kept.others.every((n) => n === started)).toBe(true);
   });
 });

@@ -118,6 +118,8 @@ describe("latencyStats (one pass over the counts)", () => {
   it("a WASM histogram (no JS counts API) takes the library's path with the same figures", () => {
     const values: Array<[number, number]> = [[120, 3], [4500, 10], [20_000, 1]];
     const w = wasmHistogram(values);
+    // The WebAssembly histogram has no JS counts array to scan: the library path is the one taken.
+    expect(typeof (w as unknown as { getCountAtIndex?: unknown }).getCountAtIndex).toBe("undefined");
     const j = createHistogram();
     for (const [value, count] of values) j.recordValueWithCount(value, count);
     expect(latencyStats(w)).toEqual(latencyStats(j));

@@ -11,8 +11,10 @@
  *   not passed on: they concern this hop only.
  * - Responses: hop by hop (default; the shape of an RFC 4976 relay) the sender's chunk is answered
  *   200 as soon as it is passed on, and a downstream error becomes a failure REPORT to the sender
- *   (when its Failure-Report is `yes`); later chunks of a refused message are answered with the
- *   same status instead of being forwarded, so a receiver's 413 still stops the sender. End to
+ *   (when its Failure-Report is `yes` or `partial`); later chunks of a refused message are answered with the
+ *   same status instead of being forwarded, so a receiver's 413 still stops the sender. A chunk
+ *   with Failure-Report `partial` (or `no`) is passed on without a transaction: a far leg that
+ *   goes away still fails it, but an error response from the far end to it is not matched. End to
  *   end, each chunk is answered with the far leg's status (408 timed out, 481 far leg gone).
  * - Reports: with `passReports` Success-Report travels with the chunks and the far end's REPORTs
  *   are passed back (passReport). Without it the relay strips Success-Report and itself confirms

@@ -7,7 +7,7 @@
  * Responses:
  * - `hop-by-hop` (default; the shape of an RFC 4976 relay): the sender's chunk is answered 200 as
  *   soon as it is passed on. A downstream error for a chunk becomes a failure REPORT to the sender
- *   (when its Failure-Report is `yes`), and later chunks of that message are answered with that
+ *   (when its Failure-Report is `yes` or `partial`), and later chunks of that message are answered with that
  *   status instead of being forwarded — so a receiver's 413 still stops the sender.
  * - `end-to-end`: each chunk is answered with the far leg's status (408 when it timed out, 481
  *   when the far leg is gone). The sender pipelines, so throughput is the same; latency per chunk

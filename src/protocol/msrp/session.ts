@@ -476,13 +476,13 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
         // Synchronous for in-memory bodies: a one-chunk message is written in the caller's turn.
         for (const chunk of chunkBody(source, header)) {
           if (!this.writeChunk(out, chunk, failureReport, timeoutMs)) break;
-          if (this.conn!.congested) await this.drain(out);
+          if (this.conn!.congested) await this.drain(out, failureReport === "yes" ? undefined : timeoutMs);
         }
       } else {
         const gen = chunkMessage({ ...header, source, ...(opts.totalBytes !== undefined ? { totalBytes: opts.totalBytes } : {}) });
         for await (const chunk of gen) {
           if (!this.writeChunk(out, chunk, failureReport, timeoutMs)) break;
-          if (this.conn!.congested) await this.drain(out);
+          if (this.conn!.congested) await this.drain(out, failureReport === "yes" ? undefined : timeoutMs);
         }
       }
     } catch (e) {
@@ -820,13 +820,23 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
 
   /**
    * Waits for the socket to drain, or for the message to be settled (a timeout, the session's
-   * close): a peer that stops reading must not keep send() from returning its failure.
+   * close): a peer that stops reading must not keep send() from returning its failure. With
+   * `limitMs` (chunks sent with Failure-Report no/partial: no transaction, so no transaction
+   * timeout would ever fire) a connection that takes no data for that long fails the message with
+   * msrp-transaction-timeout, as an unanswered chunk would.
    */
-  private drain(out: Outgoing): Promise<void> {
+  private drain(out: Outgoing, limitMs?: number): Promise<void> {
+    let limit: TimerHandle | undefined;
     return new Promise<void>((resolve) => {
       out.wake = resolve;
       void this.conn!.waitDrain().then(resolve);
+      if (limitMs !== undefined) {
+        limit = this.clock.after(limitMs, () =>
+          this.settle(out, new MsrpSessionError("msrp-transaction-timeout", `the connection took no data of message ${out.messageId} for ${limitMs} ms`, 408)),
+        );
+      }
     }).then(() => {
+      limit?.cancel();
       out.wake = undefined;
     });
   }

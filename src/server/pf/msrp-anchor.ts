@@ -12,7 +12,7 @@
  * - A chunk arriving before the other leg's client has bound waits for it (MsrpSession.forwardChunk
  *   does); the connect timeout bounds that wait.
  * - Downstream errors: a chunk the far leg refuses (or never answers) becomes a failure REPORT to
- *   the sender when its Failure-Report is `yes`, and the rest of that message is answered with the
+ *   the sender when its Failure-Report is `yes` or `partial`, and the rest of that message is answered with the
  *   same status instead of being forwarded (a receiver's 413 still stops the sender).
  * - Success reports are end to end **[choice]**: Success-Report travels with the chunks and the far
  *   client's REPORT is passed back to the sender, so a sender's "delivered" means the recipient has

@@ -15,6 +15,21 @@ const endpoints = new EndpointSet();
 afterEach(() => endpoints.closeAll());
 
 describe("MSRP sessions: set-up and exchange", () => {
+  it("a message sent with Failure-Report partial to a peer that stops reading fails with msrp-transaction-timeout instead of hanging", async () => {
+    const server = await endpoints.create();
+    const client = await endpoints.create();
+    const { active, passive } = await connectedPair(client, server, { active: { transactionTimeoutMs: 300 }, passive: { keepBodies: false } });
+    passive.holdReading(); // the connection stays open; nothing is read any more
+    const started = Date.now();
+    const r = await active.send(Buffer.alloc(50_000_000, 1), { contentType: "application/octet-stream", chunkSize: 65_536, failureReport: "partial" });
+    expect(r.ok).toBe(false);
+    expect(r.error?.code).toBe("msrp-transaction-timeout");
+    expect(r.status).toBe(408);
+    expect(r.bytes).toBeLessThan(50_000_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    passive.releaseReading();
+  });
+
   it("an active and a passive session exchange text messages both ways", async () => {
     const server = await endpoints.create();
     const client = await endpoints.create();
