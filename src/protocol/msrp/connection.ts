@@ -40,6 +40,9 @@ import { createBadRequestResponse } from "./response.js";
 import { serializeMsrp, serializeMsrpParts } from "./serializer.js";
 import type { MsrpSession } from "./session.js";
 
+/** Requests watched for an error response (Failure-Report partial) per connection. */
+const ERROR_WATCH_MAX = 4096;
+
 /** Default unsent bytes a connection may hold before it counts as congested. */
 export const DEFAULT_SEND_BUFFER_BYTES = 1024 * 1024;
 /** Bodies below this size are copied into one Buffer with their headers (one write, no writev entry). */
@@ -139,6 +142,13 @@ export class MsrpConnection {
   private readonly onBytes: ((sent: number, received: number) => void) | undefined;
   private readonly sendBufferBytes: number;
   private readonly pending = new Map<string, MsrpTransaction>();
+  /**
+   * Requests sent with Failure-Report `partial`: no transaction (no 200 comes, and no timer is
+   * worth its cost per chunk), but an error response must still reach whoever sent them. Bounded:
+   * the oldest are forgotten first (an error answers a chunk soon after it arrives, not thousands
+   * of chunks later).
+   */
+  private readonly errorWatch = new Map<string, (response: MsrpResponse) => void>();
   private corked = false;
   private readHolds = 0;
   private drainWaiter: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -452,10 +462,24 @@ export class MsrpConnection {
     sink?.abort();
   }
 
+  /** Calls `onError` if an error response to `tid` (a request sent without a transaction) comes. */
+  watchErrors(tid: string, onError: (response: MsrpResponse) => void): void {
+    const watch = this.errorWatch;
+    watch.set(tid, onError);
+    if (watch.size > ERROR_WATCH_MAX) watch.delete(watch.keys().next().value!);
+  }
+
   private onResponse(response: MsrpResponse): void {
     const tx = this.pending.get(response.tid);
-    // Unknown tid: a late answer to a transaction that timed out or was cancelled.
-    if (!tx) return;
+    if (!tx) {
+      const watcher = this.errorWatch.get(response.tid);
+      if (watcher !== undefined) {
+        this.errorWatch.delete(response.tid);
+        if (response.status >= 300) watcher(response);
+      }
+      // Otherwise an unknown tid: a late answer to a transaction that timed out or was cancelled.
+      return;
+    }
     this.settle(tx, { kind: "response", response, answeredNs: this.clock.nowNs() });
   }
 

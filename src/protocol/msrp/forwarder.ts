@@ -13,8 +13,8 @@
  *   200 as soon as it is passed on, and a downstream error becomes a failure REPORT to the sender
  *   (when its Failure-Report is `yes` or `partial`); later chunks of a refused message are answered with the
  *   same status instead of being forwarded, so a receiver's 413 still stops the sender. A chunk
- *   with Failure-Report `partial` (or `no`) is passed on without a transaction: a far leg that
- *   goes away still fails it, but an error response from the far end to it is not matched. End to
+ *   with Failure-Report `partial` is passed on whole and without a transaction (no 200 comes), its
+ *   tid watched for an error response, which becomes the same failure REPORT. End to
  *   end, each chunk is answered with the far leg's status (408 timed out, 481 far leg gone).
  * - Reports: with `passReports` Success-Report travels with the chunks and the far end's REPORTs
  *   are passed back (passReport). Without it the relay strips Success-Report and itself confirms
@@ -32,7 +32,7 @@
  */
 import { type ByteRange, parseByteRange } from "./byte-range.js";
 import type { MsrpBodySink } from "./connection.js";
-import { type ContinuationFlag, getFailureReport, getMsrpHeader, getSuccessReport, type MsrpRequest } from "./message.js";
+import { type ContinuationFlag, getFailureReport, getMsrpHeader, getSuccessReport, type MsrpRequest, type MsrpResponse } from "./message.js";
 import type { MsrpChunkResult, MsrpForwardStream, MsrpIncomingChunk, MsrpIncomingReport, MsrpSession } from "./session.js";
 
 /**
@@ -133,9 +133,16 @@ export class MsrpChunkForwarder {
     const target = this.opts.target();
     this.opts.onForwardStart?.();
     const endToEnd = this.endToEnd;
-    target.forwardChunkThen(req, this.passReports ? NO_STRIP : STRIP, (r) =>
-      this.forwarded(endToEnd ? chunk : undefined, chunkFacts(req, messageId), r, req.flag, req.body.length),
-    );
+    const facts = chunkFacts(req, messageId);
+    // Failure-Report partial: no transaction on the far leg, so its error response arrives after
+    // the chunk counted as passed on; it still becomes a failure REPORT and stops the message.
+    const opts =
+      facts.partial && !endToEnd
+        ? { stripSuccessReport: !this.passReports, onLateError: (response: MsrpResponse) => this.lateFailure(facts, response.status, req.flag, req.body.length) }
+        : this.passReports
+          ? NO_STRIP
+          : STRIP;
+    target.forwardChunkThen(req, opts, (r) => this.forwarded(endToEnd ? chunk : undefined, facts, r, req.flag, req.body.length));
     if (!endToEnd) chunk.respond(200);
     if (target.congested) this.hold(target);
   }
@@ -143,6 +150,8 @@ export class MsrpChunkForwarder {
   /** A chunk still arriving: forwarded cut-through when the target takes it now, else undefined (relayed whole). */
   private relayStream(chunk: MsrpIncomingChunk): MsrpBodySink | undefined {
     if (this.endToEnd || this.opts.isClosed?.() === true) return undefined;
+    // A partial chunk goes whole (relay()), where the far end's error response to it is watched for.
+    if (getFailureReport(chunk.request) === "partial") return undefined;
     const messageId = chunk.messageId;
     if (messageId !== undefined && this.refused.has(messageId)) return undefined;
     const target = this.opts.target();
@@ -186,6 +195,16 @@ export class MsrpChunkForwarder {
     if (facts.failureReport) {
       this.opts.source().sendReport({ messageId, status, byteRange: rangeOf(facts, bodyBytes) });
     }
+  }
+
+  /** The far end refused a chunk passed on without a transaction (Failure-Report partial). */
+  private lateFailure(facts: ChunkFacts, status: number, flag: ContinuationFlag, bodyBytes: number): void {
+    if (this.opts.isClosed?.() === true) return;
+    this.opts.counters.failedChunks++;
+    const messageId = facts.messageId;
+    if (messageId === undefined) return;
+    if (flag === "+") this.remember(messageId, status);
+    this.opts.source().sendReport({ messageId, status, byteRange: rangeOf(facts, bodyBytes) });
   }
 
   /** @internal Stops reading the source until the target's connection drained. */
@@ -282,6 +301,8 @@ class StreamedChunk implements MsrpBodySink {
  */
 interface ChunkFacts {
   messageId: string | undefined;
+  /** Failure-Report `partial`: passed on without a transaction (see relay()). */
+  partial: boolean;
   /** The sender wants to hear of failures: Failure-Report `yes` or `partial` (only `no` asks for silence). */
   failureReport: boolean;
   successReport: boolean;
@@ -290,9 +311,11 @@ interface ChunkFacts {
 
 function chunkFacts(req: MsrpRequest, messageId: string | undefined): ChunkFacts {
   const range = getMsrpHeader(req, "Byte-Range");
+  const failureReport = getFailureReport(req);
   return {
     messageId,
-    failureReport: getFailureReport(req) !== "no",
+    partial: failureReport === "partial",
+    failureReport: failureReport !== "no",
     successReport: getSuccessReport(req),
     range: range !== undefined ? parseByteRange(range) : null,
   };

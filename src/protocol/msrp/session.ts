@@ -42,6 +42,7 @@ import {
   getSuccessReport,
   type MsrpHeaderList,
   type MsrpRequest,
+  type MsrpResponse,
 } from "./message.js";
 import { type ReassembledMessage, MsrpReassembler } from "./reassembler.js";
 import { createMsrpResponse, createReport, responseRequired } from "./response.js";
@@ -515,7 +516,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
    */
   forwardChunkThen(
     chunk: MsrpRequest,
-    opts: { stripSuccessReport?: boolean; transactionTimeoutMs?: number },
+    opts: { stripSuccessReport?: boolean; transactionTimeoutMs?: number; onLateError?: (response: MsrpResponse) => void },
     onResult: (r: MsrpChunkResult) => void,
   ): void {
     if (this.stateValue !== "bound") {
@@ -545,8 +546,12 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     };
     const conn = this.conn!;
     this.bytesSent += chunk.body.length;
-    if (getFailureReport(chunk) !== "yes") {
+    const failureReport = getFailureReport(chunk);
+    if (failureReport !== "yes") {
       conn.write(req);
+      // `partial`: an error response comes after the chunk counted as passed on (onResult 200).
+      const onLateError = opts.onLateError;
+      if (failureReport === "partial" && onLateError !== undefined) conn.watchErrors(req.tid, onLateError);
       process.nextTick(onResult, { status: 200, answered: false, latencyUs: 0 });
       return;
     }
@@ -854,12 +859,20 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     this.bytesSent += chunk.body.length;
     if (failureReport !== "yes") {
       conn.write(chunk);
+      // `partial`: no 200 comes, but an error (413: stop sending this message) still ends it.
+      if (failureReport === "partial") conn.watchErrors(chunk.tid, (response) => this.onChunkError(out, response));
       return true;
     }
     out.outstanding++;
     const tx = conn.request(chunk, timeoutMs, (r, t) => this.onChunkResult(out, r, t));
     if (!tx.done) this.inflight.add(tx);
     return true;
+  }
+
+  private onChunkError(out: Outgoing, response: MsrpResponse): void {
+    if (out.settled) return;
+    const comment = response.comment ? ` (${response.comment})` : "";
+    this.settle(out, new MsrpSessionError("msrp-status", `a chunk of message ${out.messageId} was answered ${response.status}${comment}`, response.status));
   }
 
   private onChunkResult(out: Outgoing, r: TransactionResult, tx: MsrpTransaction): void {

@@ -111,6 +111,30 @@ describe("MSRP relay between two sessions (chunk by chunk)", () => {
     expect(bridge.aToB.failedChunks).toBeGreaterThan(0);
   });
 
+  it("Failure-Report partial through the relay: no 200s, and the receiver's 413 still reaches the sender as a failure REPORT and stops it", async () => {
+    const { sender, bridge } = await relayChain({ receiver: { maxMessageBytes: 512 * 1024 } });
+    const r = await sender.send(Buffer.alloc(40 * 1024 * 1024, 1), {
+      contentType: "application/octet-stream",
+      chunkSize: 64 * 1024,
+      failureReport: "partial",
+    });
+    expect(r).toMatchObject({ ok: false, status: 413 });
+    expect(r.chunks).toBeLessThan(640);
+    expect(bridge.aToB.failedChunks).toBeGreaterThan(0);
+    // Nothing was answered 200 on the way: no chunk latency was measured.
+    expect(r.chunkLatencyUs).toHaveLength(0);
+  });
+
+  it("Failure-Report partial through the relay: a message the receiver takes is confirmed by its success REPORT alone", async () => {
+    const { sender, receiver } = await relayChain();
+    const body = randomBytes(3 * 1024 * 1024, 31);
+    const got = nextMessage(receiver);
+    const r = await sender.send(body, { contentType: "application/octet-stream", chunkSize: 64 * 1024, failureReport: "partial", successReport: true });
+    expect(r).toMatchObject({ ok: true, status: 200, chunks: 48, reportStatus: 200 });
+    expect(r.chunkLatencyUs).toHaveLength(0);
+    expect((await got).body.equals(body)).toBe(true);
+  });
+
   it("end-to-end: each chunk is answered with the far leg's status", async () => {
     const { sender } = await relayChain({ bridge: { responses: "end-to-end" }, receiver: { acceptTypes: ["text/plain"] } });
     expect((await sender.send("fine", { contentType: "text/plain" })).ok).toBe(true);
@@ -241,13 +265,15 @@ describe("MSRP relay cut-through", () => {
     expect(bridge.aToB.failedChunks).toBe(1);
   });
 
-  it("Failure-Report partial: the sender gets no 200, but a far leg that goes away mid-chunk still reaches it as a failure REPORT (481)", async () => {
+  it("Failure-Report partial: the chunk is relayed whole, the sender gets no 200, and a far leg that is gone reaches it as a failure REPORT (481)", async () => {
     const relay = await endpoints.create();
     const receiverEp = await endpoints.create();
     const { raw, legB, bridge, chunk } = await rawChain(relay, receiverEp, 6);
-    const wire = chunk("cutThrough6", randomBytes(500_000, 26), "ct-6", "Failure-Report: partial\r\n");
+    const wire = chunk("partial6", randomBytes(500_000, 26), "ct-6", "Failure-Report: partial\r\n");
     raw.sendRaw(wire.subarray(0, 300_000));
-    await waitFor(() => legB.bytesSent >= 200_000);
+    await new Promise((r) => setTimeout(r, 50));
+    // Not cut through: the far leg has sent nothing of it while it is still arriving.
+    expect(legB.bytesSent).toBe(0);
     await receiverEp.close();
     await waitFor(() => legB.closed);
     raw.sendRaw(wire.subarray(300_000));

@@ -15,6 +15,19 @@ const endpoints = new EndpointSet();
 afterEach(() => endpoints.closeAll());
 
 describe("MSRP sessions: set-up and exchange", () => {
+  it("Failure-Report partial: the receiver answers only its error, and the sender stops with that status", async () => {
+    const server = await endpoints.create();
+    const client = await endpoints.create();
+    const { active } = await connectedPair(client, server, { passive: { maxMessageBytes: 256 * 1024 } });
+    const started = Date.now();
+    const r = await active.send(Buffer.alloc(20 * 1024 * 1024, 1), { contentType: "application/octet-stream", chunkSize: 64 * 1024, failureReport: "partial", successReport: true });
+    expect(r).toMatchObject({ ok: false, status: 413 });
+    expect(r.error?.code).toBe("msrp-status");
+    expect(r.chunks).toBeLessThan(320);
+    // Long before the success REPORT would have been given up on (30 s by default).
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it("a message sent with Failure-Report partial to a peer that stops reading fails with msrp-transaction-timeout instead of hanging", async () => {
     const server = await endpoints.create();
     const client = await endpoints.create();
