@@ -111,6 +111,8 @@ export interface OutgoingMessage {
   intendedNs?: number;
   imdn?: boolean;
   successReport?: boolean;
+  /** Default `yes`; `partial`: only errors are answered, the success REPORT confirms. */
+  failureReport?: "yes" | "partial";
 }
 
 export interface SendOutcome {
@@ -310,6 +312,7 @@ export class CpmSession {
       contentType: "message/cpim",
       ...(msg.chunkSize !== undefined && { chunkSize: msg.chunkSize }),
       ...(msg.successReport === true && { successReport: true }),
+      ...(msg.failureReport === "partial" && { failureReport: "partial" as const }),
     };
     if (msg.stream !== undefined) {
       contentBytes = msg.stream.size;

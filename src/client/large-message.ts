@@ -7,6 +7,10 @@
  * `chunkSize` chunks paced by the socket's backpressure. It asks for a success REPORT, so the
  * message counts as delivered only when the receiving client confirmed the whole range.
  *
+ * With `failureReport: partial` no chunk is answered 200 (only errors are, at any hop): the success
+ * REPORT alone confirms the message, which is how bulk senders spare every hop a transaction per
+ * chunk.
+ *
  * Metric `large_message`: INVITE sent → message answered (last chunk 200 and the REPORT) and BYE
  * sent; from the step's intended start (corrected) and from the INVITE (service). The message
  * also records msrp_send, and the receiver records message_delivery for it.
@@ -56,6 +60,7 @@ export async function runLargeMessage(
     stream: { size, offset },
     chunkSize: step.chunkSize,
     successReport: true,
+    failureReport: step.failureReport,
   });
   const byeNs = clock.nowNs();
   const bye = session.bye();

@@ -33,7 +33,7 @@ export const SCENARIO_DEFAULTS = {
   /** Chat messages (`send`): one message of 100 bytes of text, 2 KB MSRP chunks, no IMDN. */
   send: { count: 1, intervalMs: 0, sizeBytes: 100, contentType: "text/plain", chunkSize: 2048, imdn: false },
   /** Large messages: 64 KB MSRP chunks (the usual upper end of chunk sizes, RFC 4975 §7.1). */
-  largeMessage: { chunkSize: 64 * 1024, contentType: "application/octet-stream" },
+  largeMessage: { chunkSize: 64 * 1024, contentType: "application/octet-stream", failureReport: "yes" as "yes" | "partial" },
 } as const;
 
 /** The largest message or chunk size a scenario may ask for (100 MB, 1024-based). */
@@ -512,6 +512,7 @@ function compileStep(step: unknown): StepPlan {
         size: compileSize(value.size, 0),
         chunkSize: sizeOr(value.chunkSize, d.chunkSize),
         contentType: (value.contentType as string | undefined) ?? d.contentType,
+        failureReport: (value.failureReport as "yes" | "partial" | undefined) ?? d.failureReport,
       };
     }
     default:

@@ -138,6 +138,11 @@ export interface LargeMessageStepPlan {
   size: SizePlan;
   chunkSize: number;
   contentType: string;
+  /**
+   * Failure-Report of the chunks: `yes` (a 200 for every chunk at every hop) or `partial` (only
+   * errors are answered; the success REPORT confirms the message). Default `yes`.
+   */
+  failureReport: "yes" | "partial";
 }
 
 /**

@@ -30,7 +30,7 @@ function describeStep(step: StepPlan): string {
     case "bye":
       return step.by === "caller" ? "bye" : "bye(by callee)";
     case "largeMessage":
-      return `largeMessage(to ${describePeer(step.to)}, ${describeSize(step.size)}, chunks ${describeBytes(step.chunkSize)}, ${step.contentType})`;
+      return `largeMessage(to ${describePeer(step.to)}, ${describeSize(step.size)}, chunks ${describeBytes(step.chunkSize)}, ${step.contentType}${step.failureReport === "partial" ? ", Failure-Report partial" : ""})`;
   }
 }
 

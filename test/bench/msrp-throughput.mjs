@@ -186,14 +186,15 @@ export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, 
   const warmups = warmupMB > 0 ? Math.ceil(warmupMB / mb) : 0;
   const relayHost = await relayWorker(m, body.length + 1024);
   const pfHarness = pf ? await (await import(new URL("../server/bench/pf-large-message.mjs", import.meta.url).href)).openPfHarness() : undefined;
-  const viaPf = async (size) => {
-    const r = await pfHarness.sendOne(body, size);
+  const viaPf = async (size, failureReport) => {
+    const r = await pfHarness.sendOne(body, size, failureReport);
     return { s: messageMB / r.mbps, cpuMs: r.cpuMsPerMB * messageMB, peakExtraBytes: r.peakExtraBytes };
   };
   const interleaved = [
     ["raw", () => rawTcp(body)],
     ["byteRelay", () => byteRelay(body, relayHost)],
     ...(pf ? [["pf", () => viaPf(chunkSize)]] : []),
+    ...(pf ? [["pfPartial", () => viaPf(chunkSize, "partial")]] : []),
     ...(pf && pfLargeChunk > 0 && pfLargeChunk !== chunkSize ? [["pfLarge", () => viaPf(pfLargeChunk)]] : []),
   ];
   const runs = Object.fromEntries(interleaved.map(([name]) => [name, []]));
@@ -226,6 +227,7 @@ export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, 
   const raw = summarise("raw");
   const bytes = summarise("byteRelay");
   const msrpPf = pf ? { chunkSize, ...summarise("pf") } : undefined;
+  const msrpPfPartial = pf ? { chunkSize, ...summarise("pfPartial") } : undefined;
   const msrpPfLarge = runs.pfLarge ? { chunkSize: pfLargeChunk, ...summarise("pfLarge") } : undefined;
   const relaySameThread = await best(() => msrpOnce(m, body, chunkSize, "relay-same-thread"), warmups, reps, messageMB);
   const direct = await best(() => msrpOnce(m, body, chunkSize, "direct"), warmups, reps, messageMB);
@@ -241,13 +243,14 @@ export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, 
     byteRelay: bytes,
     ratioByteRelay: bytes.ratio.raw,
     msrpPf,
+    msrpPfPartial,
     msrpPfLarge,
     msrpRelayWorker: relayWorker_,
     msrpRelaySameThread: relaySameThread,
     msrpDirect: direct,
     msrpDirectAssembled: directAssembled,
     ratios: {
-      ...(msrpPf ? { pf: msrpPf.ratio } : {}),
+      ...(msrpPf ? { pf: msrpPf.ratio, pfPartial: msrpPfPartial.ratio } : {}),
       ...(msrpPfLarge ? { pfLarge: msrpPfLarge.ratio } : {}),
       relayWorker: vs(relayWorker_),
       relaySameThread: vs(relaySameThread),
@@ -285,6 +288,7 @@ export function formatMsrpThroughput(r) {
   row("* raw TCP, one hop (one socket, one thread)", r.rawTcp);
   row("* raw TCP, client→byte relay (worker thread)→client", r.byteRelay, r.byteRelay.ratio);
   if (r.msrpPf) row(`* MSRP client→PF (embedded server, worker thread)→client${c}`, r.msrpPf, r.ratios.pf);
+  if (r.msrpPfPartial) row(`* MSRP client→PF (embedded server, worker thread)→client${c}, Failure-Report partial`, r.msrpPfPartial, r.ratios.pfPartial);
   if (r.msrpPfLarge) row(`* MSRP client→PF (embedded server, worker thread)→client, ${kib(r.msrpPfLarge.chunkSize)} chunks`, r.msrpPfLarge, r.ratios.pfLarge);
   row(`MSRP client→relay (library bridge, worker thread)→client${c}`, r.msrpRelayWorker, r.ratios.relayWorker);
   row(`MSRP client→relay→client, one thread${c}`, r.msrpRelaySameThread, r.ratios.relaySameThread);

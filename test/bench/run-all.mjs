@@ -86,6 +86,13 @@ add(
   `${mbps(t.msrpPf)}, ${vs(t.ratios.pf)}`,
   ">= 0.8x raw",
 );
+if (t.msrpPfPartial) {
+  add(
+    `MSRP large message client → PF (worker thread) → client, ${fmt(t.chunkSize / 1024)} KB chunks, Failure-Report partial`,
+    `${mbps(t.msrpPfPartial)}, ${vs(t.ratios.pfPartial)}`,
+    ">= 0.8x raw",
+  );
+}
 if (t.msrpPfLarge) {
   add(
     `MSRP large message client → PF (worker thread) → client, ${fmt(t.msrpPfLarge.chunkSize / 1024)} KB chunks`,

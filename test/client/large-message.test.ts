@@ -11,12 +11,13 @@ import { context, sessionRig, until } from "./support/session-fixtures.js";
 
 const fx = sessionRig();
 
-const large = (bytes: number, chunkSize = 65_536): LargeMessageStepPlan => ({
+const large = (bytes: number, chunkSize = 65_536, failureReport: "yes" | "partial" = "yes"): LargeMessageStepPlan => ({
   kind: "largeMessage",
   to: { kind: "next" },
   size: { kind: "fixed", bytes },
   chunkSize,
   contentType: "application/octet-stream",
+  failureReport,
 });
 
 const count = (metrics: { latencies: Array<{ metric: string }> }, metric: string): number =>
@@ -80,6 +81,29 @@ describe("large message", () => {
     expect(r.received[0]!.contentBytes).toBe(size);
     expect(r.metrics.get(Counter.messageBytesReceived)).toBe(size);
     expect(r.metrics.get(Counter.largeMessageSuccesses)).toBe(1);
+  });
+
+  it("Failure-Report partial: delivered and confirmed by the success REPORT alone, with no 200 per chunk on the way back", async () => {
+    const size = 2 * 1024 * 1024;
+    const chunkSize = 16 * 1024;
+    const chunks = size / chunkSize;
+    const run = async (failureReport: "yes" | "partial") => {
+      const r = await fx.rig();
+      const a = await r.client("alice", 0);
+      await r.client("bob", 1);
+      expect(await a.runStep(large(size, chunkSize, failureReport), 0, context("bob"))).toBe(true);
+      await until(() => r.received.length === 1);
+      expect(r.received[0]!.contentBytes).toBe(size);
+      expect(r.metrics.get(Counter.largeMessageSuccesses)).toBe(1);
+      expect(count(r.metrics, Latency.msrpSend)).toBe(1);
+      expect(r.server.stats().pf.msrpReportsRelayed).toBe(1);
+      return r.metrics.get(Counter.msrpBytesReceived);
+    };
+    const withOk = await run("yes");
+    const partial = await run("partial");
+    // Every chunk's 200 (well over 40 bytes each: tid, To-Path, From-Path, end-line) is gone from
+    // what the clients received; the message bytes and the REPORT are the same.
+    expect(withOk - partial).toBeGreaterThan(chunks * 40);
   });
 
   it("a rejected large-message INVITE counts large_message.failures.status.<code>", async () => {

@@ -65,7 +65,7 @@ describe("INVITE on the wire", () => {
 
   it("a large-message INVITE carries the largemsg ICSI and a sendonly offer with max-size", async () => {
     const { client, invites, metrics } = await capture();
-    const step = { kind: "largeMessage", to: { kind: "next" }, size: { kind: "fixed", bytes: 100_000 }, chunkSize: 8192, contentType: "application/octet-stream" } as const;
+    const step = { kind: "largeMessage", to: { kind: "next" }, size: { kind: "fixed", bytes: 100_000 }, chunkSize: 8192, contentType: "application/octet-stream", failureReport: "yes" } as const;
     expect(await client.runStep(step, 0, context("bob"))).toBe(false);
     expect(metrics.get(Counter.largeMessageAttempts)).toBe(1);
     expect(metrics.get(`${Counter.largeMessageFailures}.status.486`)).toBe(1);

@@ -63,7 +63,7 @@ describe("session steps compile to StepPlans", () => {
     });
     expect(steps[2]).toEqual({ kind: "bye", by: "callee" });
     expect(steps[3]).toEqual({ kind: "invite", to: { kind: "index", index: 9 } });
-    expect(steps[5]).toEqual({ kind: "largeMessage", to: { kind: "index", index: 0 }, size: { kind: "fixed", bytes: 1_048_576 }, chunkSize: 65_536, contentType: "application/octet-stream" });
+    expect(steps[5]).toEqual({ kind: "largeMessage", to: { kind: "index", index: 0 }, size: { kind: "fixed", bytes: 1_048_576 }, chunkSize: 65_536, contentType: "application/octet-stream", failureReport: "yes" });
   });
 
   it("largeMessage: sizes with units up to 100MB (50MB included), ranges, chunk size and content type", () => {
@@ -76,17 +76,26 @@ describe("session steps compile to StepPlans", () => {
 `),
     );
     expect(steps).toEqual([
-      { kind: "largeMessage", to: { kind: "random" }, size: { kind: "fixed", bytes: 5 * 1_048_576 }, chunkSize: 65_536, contentType: "application/octet-stream" },
-      { kind: "largeMessage", to: { kind: "random" }, size: { kind: "fixed", bytes: 50 * 1_048_576 }, chunkSize: 65_536, contentType: "application/octet-stream" },
-      { kind: "largeMessage", to: { kind: "random" }, size: { kind: "fixed", bytes: 100 * 1_048_576 }, chunkSize: 1_048_576, contentType: "image/jpeg" },
+      { kind: "largeMessage", to: { kind: "random" }, size: { kind: "fixed", bytes: 5 * 1_048_576 }, chunkSize: 65_536, contentType: "application/octet-stream", failureReport: "yes" },
+      { kind: "largeMessage", to: { kind: "random" }, size: { kind: "fixed", bytes: 50 * 1_048_576 }, chunkSize: 65_536, contentType: "application/octet-stream", failureReport: "yes" },
+      { kind: "largeMessage", to: { kind: "random" }, size: { kind: "fixed", bytes: 100 * 1_048_576 }, chunkSize: 1_048_576, contentType: "image/jpeg", failureReport: "yes" },
       {
         kind: "largeMessage",
         to: { kind: "random" },
         size: { kind: "uniform", minBytes: 1_048_576, maxBytes: 10 * 1_048_576 },
         chunkSize: 32_768,
         contentType: "application/octet-stream",
+        failureReport: "yes",
       },
-      { kind: "largeMessage", to: { kind: "random" }, size: { kind: "fixed", bytes: 1536 }, chunkSize: 65_536, contentType: "application/octet-stream" },
+      { kind: "largeMessage", to: { kind: "random" }, size: { kind: "fixed", bytes: 1536 }, chunkSize: 65_536, contentType: "application/octet-stream", failureReport: "yes" },
+    ]);
+  });
+
+  it("largeMessage.failureReport: yes (default) or partial; anything else is refused with the allowed values", () => {
+    const steps = stepsOf(withSteps("      - largeMessage: {size: 1MB, failureReport: partial}\n      - largeMessage: {size: 1MB, failureReport: \"yes\"}\n"));
+    expect(steps.map((st) => (st as { failureReport?: string }).failureReport)).toEqual(["partial", "yes"]);
+    expect(problems(withSteps("      - largeMessage: {size: 1MB, failureReport: no}\n"))).toEqual([
+      "x.yaml:7:50: scenarios[0].steps[0].largeMessage.failureReport must be one of 'yes', 'partial' (got 'no')",
     ]);
   });
 

@@ -40,8 +40,12 @@ import { createBadRequestResponse } from "./response.js";
 import { serializeMsrp, serializeMsrpParts } from "./serializer.js";
 import type { MsrpSession } from "./session.js";
 
-/** Requests watched for an error response (Failure-Report partial) per connection. */
-const ERROR_WATCH_MAX = 4096;
+/**
+ * Requests watched for an error response (Failure-Report partial) per connection. An error comes
+ * one round trip after its chunk — a few chunks later even at 1 GB/s — so a few hundred cover it,
+ * and a small map stays in the young generation instead of being promoted chunk after chunk.
+ */
+const ERROR_WATCH_MAX = 256;
 
 /** Default unsent bytes a connection may hold before it counts as congested. */
 export const DEFAULT_SEND_BUFFER_BYTES = 1024 * 1024;

@@ -13,8 +13,8 @@
  *   200 as soon as it is passed on, and a downstream error becomes a failure REPORT to the sender
  *   (when its Failure-Report is `yes` or `partial`); later chunks of a refused message are answered with the
  *   same status instead of being forwarded, so a receiver's 413 still stops the sender. A chunk
- *   with Failure-Report `partial` is passed on whole and without a transaction (no 200 comes), its
- *   tid watched for an error response, which becomes the same failure REPORT. End to
+ *   with Failure-Report `partial` is passed on without a transaction (no 200 comes), its tids
+ *   watched for an error response, which becomes the same failure REPORT. End to
  *   end, each chunk is answered with the far leg's status (408 timed out, 481 far leg gone).
  * - Reports: with `passReports` Success-Report travels with the chunks and the far end's REPORTs
  *   are passed back (passReport). Without it the relay strips Success-Report and itself confirms
@@ -136,6 +136,7 @@ export class MsrpChunkForwarder {
     const facts = chunkFacts(req, messageId);
     // Failure-Report partial: no transaction on the far leg, so its error response arrives after
     // the chunk counted as passed on; it still becomes a failure REPORT and stops the message.
+    // (relayStream does the same for chunks passed on cut-through.)
     const opts =
       facts.partial && !endToEnd
         ? { stripSuccessReport: !this.passReports, onLateError: (response: MsrpResponse) => this.lateFailure(facts, response.status, req.flag, req.body.length) }
@@ -150,13 +151,18 @@ export class MsrpChunkForwarder {
   /** A chunk still arriving: forwarded cut-through when the target takes it now, else undefined (relayed whole). */
   private relayStream(chunk: MsrpIncomingChunk): MsrpBodySink | undefined {
     if (this.endToEnd || this.opts.isClosed?.() === true) return undefined;
-    // A partial chunk goes whole (relay()), where the far end's error response to it is watched for.
-    if (getFailureReport(chunk.request) === "partial") return undefined;
     const messageId = chunk.messageId;
     if (messageId !== undefined && this.refused.has(messageId)) return undefined;
     const target = this.opts.target();
-    const streamed = new StreamedChunk(this, chunk, chunkFacts(chunk.request, messageId), target);
-    const fwd = target.openForward(chunk.request, streamed.onResult, this.passReports ? NO_STRIP : STRIP);
+    const facts = chunkFacts(chunk.request, messageId);
+    const streamed = new StreamedChunk(this, chunk, facts, target);
+    // A closure only for partial chunks: every other chunk allocates nothing more than before.
+    const opts = facts.partial
+      ? { stripSuccessReport: !this.passReports, onLateError: (response: MsrpResponse) => streamed.lateError(response) }
+      : this.passReports
+        ? NO_STRIP
+        : STRIP;
+    const fwd = target.openForward(chunk.request, streamed.onResult, opts);
     if (!fwd) return undefined;
     streamed.fwd = fwd;
     this.opts.counters.chunks++;
@@ -197,8 +203,8 @@ export class MsrpChunkForwarder {
     }
   }
 
-  /** The far end refused a chunk passed on without a transaction (Failure-Report partial). */
-  private lateFailure(facts: ChunkFacts, status: number, flag: ContinuationFlag, bodyBytes: number): void {
+  /** @internal The far end refused a chunk passed on without a transaction (Failure-Report partial). */
+  lateFailure(facts: ChunkFacts, status: number, flag: ContinuationFlag, bodyBytes: number): void {
     if (this.opts.isClosed?.() === true) return;
     this.opts.counters.failedChunks++;
     const messageId = facts.messageId;
@@ -263,6 +269,11 @@ class StreamedChunk implements MsrpBodySink {
     this.result = r;
     this.settle();
   };
+
+  /** Failure-Report partial: the far end's error response to this chunk (it had no transaction). */
+  lateError(response: MsrpResponse): void {
+    this.forwarder.lateFailure(this.facts, response.status, this.flag ?? "+", this.bytes);
+  }
 
   data(data: Buffer): void {
     this.bytes += data.length;

@@ -253,6 +253,8 @@ interface Outgoing {
   lastAnsweredNs?: number;
   latencies: number[];
   reportTimer?: TimerHandle;
+  /** Failure-Report partial: one callback for every chunk's error watch. */
+  onError?: (response: MsrpResponse) => void;
   reportTimeoutMs: number;
   settled: boolean;
   resolve: (r: MsrpSendResult) => void;
@@ -573,7 +575,13 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
   openForward(
     head: MsrpRequest,
     onResult: (r: MsrpChunkResult) => void,
-    opts: { stripSuccessReport?: boolean; transactionTimeoutMs?: number; nextTid?: () => string } = {},
+    opts: {
+      stripSuccessReport?: boolean;
+      transactionTimeoutMs?: number;
+      nextTid?: () => string;
+      /** Failure-Report partial: called with an error response to any piece of the chunk. */
+      onLateError?: (response: MsrpResponse) => void;
+    } = {},
   ): MsrpForwardStream | undefined {
     const conn = this.conn;
     if (this.stateValue !== "bound" || !conn || conn.streaming || conn.closed) return undefined;
@@ -588,14 +596,23 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       headers.push(h);
     }
     const req: MsrpRequest = { kind: "request", tid: randomTransactionId(), method: "SEND", headers, body: head.body, flag: "+" };
-    const fwd = new ForwardStream(this, getFailureReport(head) === "yes", onResult);
-    const stream = conn.openStream(
-      req,
-      opts.transactionTimeoutMs ?? this.transactionTimeoutMs,
-      fwd.answered ? fwd.onStreamResult : undefined,
-      opts.nextTid,
-    );
+    const failureReport = getFailureReport(head);
+    const fwd = new ForwardStream(this, failureReport === "yes", onResult);
+    // Failure-Report partial: no transaction, but every tid the chunk goes out under (a piece
+    // interrupted by another chunk continues under a new one) is watched for an error response.
+    const onLateError = failureReport === "partial" ? opts.onLateError : undefined;
+    let nextTid = opts.nextTid;
+    if (onLateError !== undefined) {
+      const base = nextTid ?? (() => randomTransactionId());
+      nextTid = () => {
+        const tid = base();
+        conn.watchErrors(tid, onLateError);
+        return tid;
+      };
+    }
+    const stream = conn.openStream(req, opts.transactionTimeoutMs ?? this.transactionTimeoutMs, fwd.answered ? fwd.onStreamResult : undefined, nextTid);
     if (!stream) return undefined;
+    if (onLateError !== undefined) conn.watchErrors(req.tid, onLateError);
     fwd.stream = stream;
     // Closing the session ends the chunk (`#`) and cancels its transactions (terminate()).
     this.forwards.add(fwd);
@@ -860,7 +877,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     if (failureReport !== "yes") {
       conn.write(chunk);
       // `partial`: no 200 comes, but an error (413: stop sending this message) still ends it.
-      if (failureReport === "partial") conn.watchErrors(chunk.tid, (response) => this.onChunkError(out, response));
+      if (failureReport === "partial") conn.watchErrors(chunk.tid, (out.onError ??= (response) => this.onChunkError(out, response)));
       return true;
     }
     out.outstanding++;

@@ -265,15 +265,14 @@ describe("MSRP relay cut-through", () => {
     expect(bridge.aToB.failedChunks).toBe(1);
   });
 
-  it("Failure-Report partial: the chunk is relayed whole, the sender gets no 200, and a far leg that is gone reaches it as a failure REPORT (481)", async () => {
+  it("Failure-Report partial: passed on cut-through, the sender gets no 200, and a far leg that goes away mid-chunk reaches it as a failure REPORT (481)", async () => {
     const relay = await endpoints.create();
     const receiverEp = await endpoints.create();
     const { raw, legB, bridge, chunk } = await rawChain(relay, receiverEp, 6);
     const wire = chunk("partial6", randomBytes(500_000, 26), "ct-6", "Failure-Report: partial\r\n");
     raw.sendRaw(wire.subarray(0, 300_000));
-    await new Promise((r) => setTimeout(r, 50));
-    // Not cut through: the far leg has sent nothing of it while it is still arriving.
-    expect(legB.bytesSent).toBe(0);
+    // Cut-through: most of it went on before its end-line exists.
+    await waitFor(() => legB.bytesSent >= 200_000);
     await receiverEp.close();
     await waitFor(() => legB.closed);
     raw.sendRaw(wire.subarray(300_000));
@@ -285,6 +284,23 @@ describe("MSRP relay cut-through", () => {
     // Only the binding 200 and the REPORT: no response to the partial chunk itself.
     await new Promise((r) => setTimeout(r, 50));
     expect(raw.frames).toHaveLength(2);
+    expect(bridge.aToB.failedChunks).toBe(1);
+  });
+
+  it("Failure-Report partial, cut-through: the receiver's error response to the chunk comes back to the sender as a failure REPORT", async () => {
+    const relay = await endpoints.create();
+    const receiverEp = await endpoints.create();
+    const { raw, receiver, bridge, chunk } = await rawChain(relay, receiverEp, 7);
+    // The receiver refuses the message (415): with partial, an error is the only answer it gives.
+    receiver.setChunkHandler((c) => c.respond(415));
+    const wire = chunk("partial7", randomBytes(400_000, 27), "ct-7", "Failure-Report: partial\r\n");
+    raw.sendRaw(wire.subarray(0, 200_000));
+    raw.sendRaw(wire.subarray(200_000));
+    const frames = await raw.waitFrames(2);
+    const report = frames[1]!.ok ? frames[1]!.message : undefined;
+    expect(report).toMatchObject({ kind: "request", method: "REPORT" });
+    expect(getMsrpHeader(report!, "Message-ID")).toBe("ct-7");
+    expect(getMsrpHeader(report!, "Status")).toMatch(/^000 415/);
     expect(bridge.aToB.failedChunks).toBe(1);
   });
 

@@ -158,9 +158,10 @@ export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64
 
 /**
  * The PF in its worker thread with alice and bob registered over SIP, ready to carry one large
- * message after another: `sendOne(body, chunkSize)` sets up a largemsg session, sends `body` from
- * alice to bob through the PF as the client's largeMessage step does (Success-Report yes) and ends
- * the session; it returns that message's row. Used by
+ * message after another: `sendOne(body, chunkSize, failureReport)` sets up a largemsg session,
+ * sends `body` from alice to bob through the PF as the client's largeMessage step does
+ * (Success-Report yes; Failure-Report `yes` by default, or `partial`) and ends the session; it
+ * returns that message's row. Used by
  * runPfLargeMessageBench and by msrp-throughput.mjs, which interleaves PF messages with its TCP
  * anchors so that every ratio compares runs made moments apart.
  */
@@ -209,7 +210,7 @@ export async function openPfHarness() {
     `a=accept-types:message/cpim\r\na=path:${path}\r\na=setup:active\r\na=${direction}\r\n`;
   const pathOf = (b) => /a=path:(\S+)/.exec(b.toString("latin1"))[1];
   let rep = 0;
-  const sendOne = async (body, chunkSize) => {
+  const sendOne = async (body, chunkSize, failureReport = "yes") => {
     rep++;
     const a = endpoint.createSession({ setup: "active", connectionGroup: `a${rep}` });
     const b = endpoint.createSession({ setup: "active", connectionGroup: `b${rep}`, keepBodies: false, maxMessageBytes: body.length + 1024 });
@@ -242,7 +243,7 @@ export async function openPfHarness() {
     const th0 = process.env.PF_BENCH_THREADS ? threadTimes() : undefined;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const result = await a.send(body, { contentType: "message/cpim", chunkSize, successReport: true });
+    const result = await a.send(body, { contentType: "message/cpim", chunkSize, successReport: true, failureReport });
     if (!result.ok) throw new Error(`the large message failed: ${result.error?.message ?? result.status}`);
     const t1 = await got;
     const cpu = process.cpuUsage(c0);
