@@ -209,6 +209,25 @@ async function rawChain(relay: MsrpEndpoint, receiverEp: MsrpEndpoint, n: number
   return { raw, legA, legB, receiver, bridge, chunk };
 }
 
+/** Sends the first 300 KB of `wire`, closes the far end once the relay passes bytes on, then sends the rest. */
+async function farLegGoesAwayMidChunk(raw: RawPeer, legB: MsrpSession, receiverEp: MsrpEndpoint, wire: Buffer): Promise<void> {
+  raw.sendRaw(wire.subarray(0, 300_000));
+  // Cut-through: most of it went on before its end-line exists.
+  await waitFor(() => legB.bytesSent >= 200_000);
+  await receiverEp.close();
+  await waitFor(() => legB.closed);
+  raw.sendRaw(wire.subarray(300_000));
+}
+
+/** Frame `index` the raw sender received is a failure REPORT for `messageId` with `status`. */
+async function expectFailureReport(raw: RawPeer, index: number, messageId: string, status: number): Promise<void> {
+  const frames = await raw.waitFrames(index + 1);
+  const report = frames[index]!.ok ? frames[index]!.message : undefined;
+  expect(report).toMatchObject({ kind: "request", method: "REPORT" });
+  expect(getMsrpHeader(report!, "Message-ID")).toBe(messageId);
+  expect(getMsrpHeader(report!, "Status")).toMatch(new RegExp(`^000 ${status}`));
+}
+
 describe("MSRP relay cut-through", () => {
   it("passes a chunk on while it is still arriving, and answers the sender once its end-line came", async () => {
     const relay = await endpoints.create();
@@ -250,18 +269,10 @@ describe("MSRP relay cut-through", () => {
     const relay = await endpoints.create();
     const receiverEp = await endpoints.create();
     const { raw, legB, bridge, chunk } = await rawChain(relay, receiverEp, 5);
-    const wire = chunk("cutThrough5", randomBytes(500_000, 25), "ct-5");
-    raw.sendRaw(wire.subarray(0, 300_000));
-    await waitFor(() => legB.bytesSent >= 200_000);
-    await receiverEp.close();
-    await waitFor(() => legB.closed);
-    raw.sendRaw(wire.subarray(300_000));
-    const frames = await raw.waitFrames(3);
-    const [, ok, report] = frames.map((f) => (f.ok ? f.message : undefined));
-    expect(ok).toMatchObject({ kind: "response", tid: "cutThrough5", status: 200 });
-    expect(report).toMatchObject({ kind: "request", method: "REPORT" });
-    expect(getMsrpHeader(report!, "Message-ID")).toBe("ct-5");
-    expect(getMsrpHeader(report!, "Status")).toMatch(/^000 481/);
+    await farLegGoesAwayMidChunk(raw, legB, receiverEp, chunk("cutThrough5", randomBytes(500_000, 25), "ct-5"));
+    await expectFailureReport(raw, 2, "ct-5", 481);
+    const ok = raw.frames[1]!;
+    expect(ok.ok && ok.message).toMatchObject({ kind: "response", tid: "cutThrough5", status: 200 });
     expect(bridge.aToB.failedChunks).toBe(1);
   });
 
@@ -269,18 +280,8 @@ describe("MSRP relay cut-through", () => {
     const relay = await endpoints.create();
     const receiverEp = await endpoints.create();
     const { raw, legB, bridge, chunk } = await rawChain(relay, receiverEp, 6);
-    const wire = chunk("partial6", randomBytes(500_000, 26), "ct-6", "Failure-Report: partial\r\n");
-    raw.sendRaw(wire.subarray(0, 300_000));
-    // Cut-through: most of it went on before its end-line exists.
-    await waitFor(() => legB.bytesSent >= 200_000);
-    await receiverEp.close();
-    await waitFor(() => legB.closed);
-    raw.sendRaw(wire.subarray(300_000));
-    const frames = await raw.waitFrames(2);
-    const report = frames[1]!.ok ? frames[1]!.message : undefined;
-    expect(report).toMatchObject({ kind: "request", method: "REPORT" });
-    expect(getMsrpHeader(report!, "Message-ID")).toBe("ct-6");
-    expect(getMsrpHeader(report!, "Status")).toMatch(/^000 481/);
+    await farLegGoesAwayMidChunk(raw, legB, receiverEp, chunk("partial6", randomBytes(500_000, 26), "ct-6", "Failure-Report: partial\r\n"));
+    await expectFailureReport(raw, 1, "ct-6", 481);
     // Only the binding 200 and the REPORT: no response to the partial chunk itself.
     await new Promise((r) => setTimeout(r, 50));
     expect(raw.frames).toHaveLength(2);
@@ -296,11 +297,7 @@ describe("MSRP relay cut-through", () => {
     const wire = chunk("partial7", randomBytes(400_000, 27), "ct-7", "Failure-Report: partial\r\n");
     raw.sendRaw(wire.subarray(0, 200_000));
     raw.sendRaw(wire.subarray(200_000));
-    const frames = await raw.waitFrames(2);
-    const report = frames[1]!.ok ? frames[1]!.message : undefined;
-    expect(report).toMatchObject({ kind: "request", method: "REPORT" });
-    expect(getMsrpHeader(report!, "Message-ID")).toBe("ct-7");
-    expect(getMsrpHeader(report!, "Status")).toMatch(/^000 415/);
+    await expectFailureReport(raw, 1, "ct-7", 415);
     expect(bridge.aToB.failedChunks).toBe(1);
   });
 
