@@ -194,23 +194,29 @@ export class MsrpChunkForwarder {
       if (!this.passReports && flag === "$" && messageId !== undefined && facts.successReport) this.confirm(facts, bodyBytes, messageId);
       return;
     }
-    this.opts.counters.failedChunks++;
-    if (answerTo || messageId === undefined || this.opts.isClosed?.() === true) return;
-    const status = r.status === 0 ? 481 : r.status;
-    if (flag === "+") this.remember(messageId, status);
-    if (facts.failureReport) {
-      this.opts.source().sendReport({ messageId, status, byteRange: rangeOf(facts, bodyBytes) });
+    if (answerTo) {
+      this.opts.counters.failedChunks++;
+      return;
     }
+    this.failed(facts, r.status === 0 ? 481 : r.status, flag, bodyBytes);
   }
 
   /** @internal The far end refused a chunk passed on without a transaction (Failure-Report partial). */
   lateFailure(facts: ChunkFacts, status: number, flag: ContinuationFlag, bodyBytes: number): void {
     if (this.opts.isClosed?.() === true) return;
+    this.failed(facts, status, flag, bodyBytes);
+  }
+
+  /**
+   * Hop by hop, the far leg refused a chunk the sender was already answered for: counted, later
+   * chunks of its message refused with the same status, and a failure REPORT when asked for.
+   */
+  private failed(facts: ChunkFacts, status: number, flag: ContinuationFlag, bodyBytes: number): void {
     this.opts.counters.failedChunks++;
     const messageId = facts.messageId;
-    if (messageId === undefined) return;
+    if (messageId === undefined || this.opts.isClosed?.() === true) return;
     if (flag === "+") this.remember(messageId, status);
-    this.opts.source().sendReport({ messageId, status, byteRange: rangeOf(facts, bodyBytes) });
+    if (facts.failureReport) this.opts.source().sendReport({ messageId, status, byteRange: rangeOf(facts, bodyBytes) });
   }
 
   /** @internal Stops reading the source until the target's connection drained. */
