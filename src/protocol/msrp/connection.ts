@@ -34,11 +34,12 @@
 import type { Socket } from "node:net";
 import type { Clock, TimerHandle } from "../../time/clock.js";
 import { type ChunkWireOp, OutboundChunkWriter } from "./chunk-stream.js";
-import { type MsrpFrame, MsrpFramer, type MsrpStreamEvent, MsrpStreamFramer } from "./framer.js";
+import { type MsrpFrame, MsrpFramer, type MsrpFramerOptions, type MsrpStreamEvent, MsrpStreamFramer } from "./framer.js";
 import type { ContinuationFlag, MsrpMessage, MsrpRequest, MsrpResponse } from "./message.js";
 import { createBadRequestResponse } from "./response.js";
 import { serializeMsrp, serializeMsrpParts } from "./serializer.js";
 import type { MsrpSession } from "./session.js";
+import { type BorrowedReads, copyForWrite, isBorrowed, ownBytes } from "./socket-reads.js";
 
 /**
  * Requests watched for an error response (Failure-Report partial) per connection. An error comes
@@ -77,7 +78,11 @@ export class MsrpTransaction {
 
 /** Takes the body of a request as it arrives (cut-through). */
 export interface MsrpBodySink {
-  /** The next body bytes: views of socket reads, to pass on or keep, never to modify. */
+  /**
+   * The next body bytes: views of a socket read, never to modify, and borrowed (socket-reads.ts):
+   * valid during this call only, so copy what you keep (ownBytes). A connection's write() and
+   * open streams copy borrowed bytes themselves.
+   */
   data(bytes: Buffer): void;
   /** The end-line came. */
   end(flag: ContinuationFlag): void;
@@ -112,6 +117,11 @@ export interface MsrpConnectionOptions {
   onBytes?: (sent: number, received: number) => void;
   /** Unsent bytes Node may hold before the connection counts as congested. Default 1 MiB. */
   sendBufferBytes?: number;
+  /**
+   * The socket reads into the thread's reused buffer (made with `reads.onread`): its bytes come
+   * through `reads`, not 'data' events. Without it the socket is read the default way.
+   */
+  reads?: BorrowedReads;
 }
 
 let nextConnectionId = 1;
@@ -173,11 +183,13 @@ export class MsrpConnection {
     this.clock = opts.clock;
     this.onBytes = opts.onBytes;
     this.sendBufferBytes = opts.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES;
-    const framerOpts = opts.maxFrameBytes !== undefined ? { maxMessageBytes: opts.maxFrameBytes } : {};
+    const framerOpts: MsrpFramerOptions = { reusedInput: opts.reads !== undefined };
+    if (opts.maxFrameBytes !== undefined) framerOpts.maxMessageBytes = opts.maxFrameBytes;
     if (opts.handler.onRequestHead) this.streamFramer = new MsrpStreamFramer(framerOpts);
     else this.framer = new MsrpFramer(framerOpts);
     socket.setNoDelay(true);
-    socket.on("data", (data: Buffer) => this.onData(data));
+    if (opts.reads) opts.reads.handler = (data) => this.onData(data);
+    else socket.on("data", (data: Buffer) => this.onData(data));
     socket.on("drain", () => this.onDrain());
     socket.on("error", (err) => this.finish(err));
     socket.on("close", () => this.finish(undefined));
@@ -237,7 +249,7 @@ export class MsrpConnection {
       const [head, body, tail] = serializeMsrpParts(m);
       n = head.length + body.length + tail.length;
       socket.write(head);
-      socket.write(body);
+      this.writeBody(body);
       socket.write(tail);
     }
     this.bytesSent += n;
@@ -272,7 +284,8 @@ export class MsrpConnection {
     let n = 0;
     for (const op of ops) {
       if (op.op === "head") stream.pieceStarted(op.tid);
-      this.socket.write(op.bytes);
+      if (op.op === "body") this.writeBody(op.bytes);
+      else this.socket.write(op.bytes);
       n += op.bytes.length;
     }
     this.bytesSent += n;
@@ -284,6 +297,20 @@ export class MsrpConnection {
     if (this.outStream !== stream) return;
     this.outStream = undefined;
     this.flushBacklog();
+  }
+
+  /**
+   * Body bytes go out as they are (no copy of a 50 MB message's chunks), except borrowed ones
+   * (a relay passing on what it just read): Node keeps a reference to what it cannot write at
+   * once, and the next read overwrites borrowed bytes, so those go out from a copy.
+   */
+  private writeBody(body: Buffer): void {
+    if (!isBorrowed(body)) {
+      this.socket.write(body);
+      return;
+    }
+    const copy = copyForWrite(body);
+    this.socket.write(copy.bytes, copy.release);
   }
 
   private flushBacklog(): void {
@@ -427,7 +454,7 @@ export class MsrpConnection {
       }
       if (e.part === "body") {
         if (this.inSink) this.inSink.data(e.data);
-        else this.inCollect?.parts.push(e.data);
+        else this.inCollect?.parts.push(ownBytes(e.data));
       } else if (e.part === "head") {
         const sink = this.handler.onRequestHead!(this, e.request);
         if (sink) this.inSink = sink;

@@ -20,7 +20,9 @@
  * segments that are views of the pushed reads (never copied), then its end with the flag. Only the
  * last few bytes of a read that could be the start of the end-line are held back (copied, at most
  * the end-line's length) until the next read decides. A message that fits in the bytes at hand, a
- * response, or a request with bad headers comes out whole, exactly as MsrpFramer gives it.
+ * response, or a request with bad headers comes out whole, exactly as MsrpFramer gives it — except,
+ * when the caller reuses its read buffer (`reusedInput`), a request with a body of 8 KiB or more:
+ * that comes in parts too (head, the body as one view, end), so its body is never copied here.
  *
  * Errors: anything after a readable start line (bad header, missing To-Path, bad Byte-Range) is
  * reported for that one message with its tid, method and headers so the caller can answer 400,
@@ -45,6 +47,13 @@ import { parseMsrpUri } from "./uri.js";
 export interface MsrpFramerOptions {
   /** Largest message, start line to end-line, before the stream is given up. Default 16 MiB. */
   maxMessageBytes?: number;
+  /**
+   * The caller reuses each pushed buffer once push() returns (a socket read into one reused
+   * buffer, socket-reads.ts): the framer then copies whatever it keeps past the push (a message
+   * not yet complete, every body of a whole message). Body segments of MsrpStreamFramer stay
+   * views, valid until the next push. Default false: pushed buffers are the framer's to keep.
+   */
+  reusedInput?: boolean;
 }
 
 export type MsrpFrame =
@@ -66,6 +75,15 @@ export type MsrpFrame =
       /** Present when the header section could be split into lines. */
       headers?: MsrpHeaderList;
     };
+
+/** A whole request handed out in parts (STREAM_WHOLE_BODY_BYTES). */
+interface StreamedWhole {
+  streamed: true;
+  head: MsrpRequest;
+  data: Buffer;
+  flag: ContinuationFlag;
+  size: number;
+}
 
 /**
  * What MsrpStreamFramer emits: whole messages and errors (MsrpFrame), or a request in parts: one
@@ -95,6 +113,12 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** `MSRP ` + 32-char tid + a status code and a generous comment. */
 const MAX_START_LINE_BYTES = 4096;
 const MIN_ARENA_BYTES = 16 * 1024;
+/**
+ * With reusedInput, a whole request in the bytes at hand whose body is at least this large comes
+ * out in parts (head, one body view, end) like a streamed one, instead of with a copy of its body:
+ * a receiver that only counts bytes, or a relay that passes them on, never pays for that copy.
+ */
+const STREAM_WHOLE_BODY_BYTES = 8 * 1024;
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -135,6 +159,7 @@ type StartLine =
 /** The state machine behind MsrpFramer and MsrpStreamFramer. */
 class FramerCore {
   private readonly maxMessageBytes: number;
+  private readonly reusedInput: boolean;
   /** Holds [start, end); bytes past `end` are free only when `owned`. */
   private buf: Buffer = EMPTY;
   private start = 0;
@@ -180,6 +205,7 @@ class FramerCore {
     private readonly streaming: boolean,
   ) {
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.reusedInput = opts.reusedInput === true;
   }
 
   get bufferedBytes(): number {
@@ -221,6 +247,10 @@ class FramerCore {
         break;
       }
       this.resetMessage();
+      if ("streamed" in r) {
+        out.push({ part: "head", request: r.head }, { part: "body", data: r.data }, { part: "end", flag: r.flag, size: r.size });
+        continue;
+      }
       out.push(r);
       if (!r.ok && r.fatal) {
         this.fail();
@@ -228,6 +258,28 @@ class FramerCore {
       }
     }
     if (this.start === this.end) this.release();
+    else if (this.reusedInput && !this.owned) this.keepHeldBytes();
+  }
+
+  /** The bytes held for the next push are still the caller's buffer: copy them into an arena. */
+  private keepHeldBytes(): void {
+    const live = this.end - this.start;
+    const arena = Buffer.allocUnsafeSlow(Math.max(MIN_ARENA_BYTES, 2 * live));
+    this.buf.copy(arena, 0, this.start, this.end);
+    const shift = this.start;
+    this.buf = arena;
+    this.start = 0;
+    this.end = live;
+    this.shiftPositions(shift);
+    this.owned = true;
+  }
+
+  private shiftPositions(shift: number): void {
+    this.lineScan = Math.max(0, this.lineScan - shift);
+    this.scanPos = Math.max(0, this.scanPos - shift);
+    this.startLineEnd = Math.max(0, this.startLineEnd - shift);
+    this.blankScan = Math.max(0, this.blankScan - shift);
+    if (this.blank >= 0) this.blank -= shift;
   }
 
   private resetMessage(): void {
@@ -396,11 +448,7 @@ class FramerCore {
     this.buf = arena;
     this.start = 0;
     this.end = live + chunk.length;
-    this.lineScan = Math.max(0, this.lineScan - shift);
-    this.scanPos = Math.max(0, this.scanPos - shift);
-    this.startLineEnd = Math.max(0, this.startLineEnd - shift);
-    this.blankScan = Math.max(0, this.blankScan - shift);
-    if (this.blank >= 0) this.blank -= shift;
+    this.shiftPositions(shift);
     this.owned = true;
   }
 
@@ -452,7 +500,7 @@ class FramerCore {
     return undefined;
   }
 
-  private readToEndLine(): MsrpFrame | "wait" {
+  private readToEndLine(): MsrpFrame | StreamedWhole | "wait" {
     const cur = this.current!;
     const data = this.buf.subarray(0, this.end);
     const needleLen = this.needle.length;
@@ -481,7 +529,7 @@ class FramerCore {
   }
 
   /** `contentEnd` is the index of the CRLF that precedes the end-line. */
-  private buildFrame(cur: StartLine, contentEnd: number, flag: ContinuationFlag, size: number): MsrpFrame {
+  private buildFrame(cur: StartLine, contentEnd: number, flag: ContinuationFlag, size: number): MsrpFrame | StreamedWhole {
     const buf = this.buf;
     const from = this.startLineEnd - 2; // so that "start line CRLF CRLF body" is seen too
     let headerEnd = contentEnd;
@@ -505,10 +553,6 @@ class FramerCore {
       const problem = parseHeaderLines(text, headers);
       if (problem) return withStart(problem, cur, headers);
     }
-    let body = EMPTY;
-    if (bodyStart >= 0 && contentEnd > bodyStart) {
-      body = this.takeBody(bodyStart, contentEnd);
-    }
     const hasBodySection = bodyStart >= 0;
 
     if (cur.kind === "invalid") {
@@ -525,6 +569,14 @@ class FramerCore {
       if (cur.comment !== undefined) message.comment = cur.comment;
       return { ok: true, message, size };
     }
+    let body = EMPTY;
+    if (bodyStart >= 0 && contentEnd > bodyStart) {
+      if (this.streaming && this.reusedInput && !this.owned && contentEnd - bodyStart >= STREAM_WHOLE_BODY_BYTES) {
+        const head: MsrpRequest = { kind: "request", tid: cur.tid, method: cur.method, headers, body: EMPTY, flag: "+" };
+        return { streamed: true, head, data: buf.subarray(bodyStart, contentEnd), flag, size };
+      }
+      body = this.takeBody(bodyStart, contentEnd);
+    }
     return {
       ok: true,
       message: { kind: "request", tid: cur.tid, method: cur.method, headers, body, flag },
@@ -535,7 +587,8 @@ class FramerCore {
   private takeBody(from: number, to: number): Buffer {
     const view = this.buf.subarray(from, to);
     // Keep a view only when it is a good part of its backing store; copy small bodies out.
-    if (view.length * 4 >= view.buffer.byteLength) return view;
+    // A caller's reused buffer is never kept.
+    if (view.length * 4 >= view.buffer.byteLength && (this.owned || !this.reusedInput)) return view;
     return Buffer.from(view);
   }
 }
@@ -615,7 +668,8 @@ export class MsrpFramer {
   /**
    * Feeds the next bytes of the stream; returns the messages (and errors) they complete, in order.
    * The framer keeps `chunk` (bodies may be views of it): do not reuse or modify it afterwards,
-   * which holds for the fresh Buffers of a socket's 'data' events.
+   * which holds for the fresh Buffers of a socket's 'data' events — unless the framer was made
+   * with `reusedInput`, which makes it copy what it keeps.
    */
   push(chunk: Buffer): MsrpFrame[] {
     const out: MsrpStreamEvent[] = [];
@@ -653,7 +707,9 @@ export class MsrpStreamFramer {
 
   /**
    * Feeds the next bytes; returns the events they complete, in order. As with MsrpFramer, the
-   * framer may hand out views of `chunk`: do not reuse or modify it afterwards.
+   * framer may hand out views of `chunk`: do not reuse or modify it afterwards. With `reusedInput`
+   * it keeps nothing of `chunk` past this call, and the body segments it returns are valid until
+   * the caller reuses `chunk`.
    */
   push(chunk: Buffer): MsrpStreamEvent[] {
     const out: MsrpStreamEvent[] = [];

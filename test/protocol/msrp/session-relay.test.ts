@@ -19,11 +19,11 @@ afterEach(() => endpoints.closeAll());
  * connects (active) to the receiver's passive session; the bridge relays between A and B.
  */
 async function relayChain(
-  opts: { bridge?: MsrpBridgeOptions; receiver?: Partial<MsrpSessionOptions>; relay?: MsrpEndpointOptions } = {},
+  opts: { bridge?: MsrpBridgeOptions; receiver?: Partial<MsrpSessionOptions>; relay?: MsrpEndpointOptions; everyEndpoint?: MsrpEndpointOptions } = {},
 ): Promise<{ sender: MsrpSession; receiver: MsrpSession; legA: MsrpSession; legB: MsrpSession; relay: MsrpEndpoint; bridge: ReturnType<typeof bridgeMsrpSessions> }> {
-  const senderEp = await endpoints.create();
-  const relay = await endpoints.create(opts.relay);
-  const receiverEp = await endpoints.create();
+  const senderEp = await endpoints.create(opts.everyEndpoint);
+  const relay = await endpoints.create({ ...opts.everyEndpoint, ...opts.relay });
+  const receiverEp = await endpoints.create(opts.everyEndpoint);
   const receiver = receiverEp.createSession({ ...opts.receiver, setup: "passive" });
   const legA = relay.createSession({ setup: "passive" });
   const legB = relay.createSession({ setup: "active" });
@@ -69,6 +69,32 @@ describe("MSRP relay between two sessions (chunk by chunk)", () => {
     // Each 64 KB chunk outgrows the far socket's high-water mark: reading the near leg paused.
     expect(bridge.aToB.pauses).toBeGreaterThan(0);
     expect(legA.connection?.socket.isPaused()).toBe(false);
+  });
+
+  it("relays byte-identical with Node's default socket reads too (reuseReadBuffer: false), the far leg congested", async () => {
+    const { sender, receiver, bridge } = await relayChain({ everyEndpoint: { reuseReadBuffer: false }, relay: { sendBufferBytes: 16 * 1024 } });
+    const body = randomBytes(8 * 1024 * 1024, 17);
+    const got = nextMessage(receiver);
+    const r = await sender.send(body, { contentType: "application/octet-stream", chunkSize: 64 * 1024 });
+    expect(r).toMatchObject({ ok: true, chunks: 128 });
+    expect((await got).body.equals(body)).toBe(true);
+    expect(bridge.aToB).toMatchObject({ chunks: 128, bytes: body.length, failedChunks: 0 });
+    expect(bridge.aToB.pauses).toBeGreaterThan(0);
+  });
+
+  it("relays byte-identical while the receiver does not read for a while: what the far socket holds is a copy, not the reused read buffer", async () => {
+    const { sender, receiver, bridge } = await relayChain();
+    const receiving = receiver.connection!;
+    receiving.holdReading();
+    const body = randomBytes(12 * 1024 * 1024, 19);
+    const got = nextMessage(receiver);
+    const sending = sender.send(body, { contentType: "application/octet-stream", chunkSize: 256 * 1024 });
+    // Meanwhile the relay keeps reading the sender (into the same reused buffer) until the far leg congests.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(bridge.aToB.pauses).toBeGreaterThan(0);
+    receiving.releaseReading();
+    expect(await sending).toMatchObject({ ok: true, chunks: 48 });
+    expect((await got).body.equals(body)).toBe(true);
   });
 
   it("keeps interleaved messages apart", async () => {
