@@ -7,13 +7,40 @@
  *   the sender's connection, connects to `target` and copies bytes across with the usual
  *   backpressure (pause the reader while the writer is over its high-water mark, resume on
  *   drain), exactly what `readable.pipe(writable)` does. Answers with its listening port.
+ * - `byte-relay` with `reused: true`: the same relay reading the way cpm-load reads MSRP sockets
+ *   (src/protocol/msrp/socket-reads.ts): into the thread's reused 1 MiB buffer, each read passed
+ *   on from a copy slab. The ceiling for the PF's topology with the PF's own read path.
  */
 import { connect, createServer } from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
 
 const m = await import(workerData.msrpUrl);
+const { adoptAcceptedSocket, BorrowedReads, copyForWrite } = await import(new URL("socket-reads.js", workerData.msrpUrl).href);
 const endpoint = await m.createMsrpEndpoint({ sessionDefaults: { maxMessageBytes: workerData.maxMessageBytes } });
 const byteRelays = [];
+
+function startReusedByteRelay(target) {
+  const server = createServer({ pauseOnConnect: true }, (accepted) => {
+    const reads = new BorrowedReads();
+    const a = adoptAcceptedSocket(accepted, reads);
+    const b = connect({ host: "127.0.0.1", port: target, onread: new BorrowedReads().onread });
+    a.setNoDelay(true);
+    b.setNoDelay(true);
+    reads.handler = (bytes) => {
+      const copy = copyForWrite(bytes);
+      if (!b.write(copy.bytes, copy.release)) {
+        a.pause();
+        b.once("drain", () => a.resume());
+      }
+    };
+    a.on("end", () => b.end());
+    b.on("end", () => a.end());
+    a.on("error", () => b.destroy());
+    b.on("error", () => a.destroy());
+  });
+  byteRelays.push(server);
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)));
+}
 
 function startByteRelay(target) {
   const server = createServer((a) => {
@@ -43,7 +70,8 @@ parentPort.on("message", async (msg) => {
     await legB.connect(msg.receiverPath);
     parentPort.postMessage({ type: "bridged", id: msg.id, path: legA.localPath });
   } else if (msg.type === "byte-relay") {
-    parentPort.postMessage({ type: "byte-relay", id: msg.id, port: await startByteRelay(msg.target) });
+    const port = await (msg.reused ? startReusedByteRelay : startByteRelay)(msg.target);
+    parentPort.postMessage({ type: "byte-relay", id: msg.id, port });
   } else if (msg.type === "close") {
     for (const s of byteRelays) s.close();
     await endpoint.close();

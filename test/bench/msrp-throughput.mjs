@@ -3,11 +3,16 @@
  * MSRP large-message throughput against two TCP anchors over loopback, side by side (dist/, so
  * `npm run build` first; MSRP_DIST=/some/dir points at another build).
  *
- * Anchors (the same bytes, no MSRP):
+ * Anchors (the same bytes, no MSRP), each with Node's default reads (a fresh 64 KiB Buffer per
+ * read) and with the reads cpm-load's MSRP sockets use (the thread's reused 1 MiB buffer,
+ * src/protocol/msrp/socket-reads.ts; ~1.5x faster on their own):
  * - raw TCP: one socket, sender and reader in one thread (the single-hop ceiling).
  * - byte relay: client → relay → client with a plain TCP relay in a worker thread (read, write,
  *   pause while the far socket is over its high-water mark — what `pipe()` does): the ceiling for
  *   the topology of a relayed MSRP message, two loopback hops and a relay thread in between.
+ * MSRP rows are compared with raw TCP both ways (the issue's anchor is "raw TCP": the default
+ * reads are what any Node program gets, the reused buffer is the fastest raw TCP we know of) and
+ * with the byte relay that reads as they do.
  * MSRP rows, one message of --mb MB in 64 KiB chunks, timed from send() to the receiver's
  * 'message' event (every byte delivered):
  * - via the PF: the real embedded server (createCpmServer) in a worker thread, a largemsg session
@@ -36,23 +41,31 @@ import { Worker } from "node:worker_threads";
 const root = new URL("../../", import.meta.url);
 const distDir = process.env.MSRP_DIST ? pathToFileURL(`${process.env.MSRP_DIST.replace(/\/$/, "")}/`) : new URL("dist/", root);
 const msrpUrl = new URL("protocol/msrp/index.js", distDir).href;
+const { adoptAcceptedSocket, BorrowedReads } = await import(new URL("protocol/msrp/socket-reads.js", distDir).href);
 // As `cpm-load run` and `serve` do (src/cli/helper-threads.ts): GC/JIT helper threads at the lowest priority.
 const { lowerHelperThreadPriority } = await import(new URL("cli/helper-threads.js", distDir).href);
 lowerHelperThreadPriority();
 
 const MB = 1e6;
 
-/** A reader that counts bytes until `total`; resolves with the time the last byte arrived. */
-async function sink(total) {
-  const server = createServer();
+/**
+ * A reader that counts bytes until `total`; resolves with the time the last byte arrived. `reused`:
+ * it reads into the thread's reused buffer, as cpm-load's MSRP sockets do.
+ */
+async function sink(total, reused = false) {
+  const server = createServer({ pauseOnConnect: reused });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const received = new Promise((resolve) => {
     server.once("connection", (s) => {
       let n = 0;
-      s.on("data", (d) => {
+      const count = (d) => {
         n += d.length;
         if (n >= total) resolve(process.hrtime.bigint());
-      });
+      };
+      if (!reused) return void s.on("data", count);
+      const reads = new BorrowedReads();
+      reads.handler = count;
+      adoptAcceptedSocket(s, reads);
     });
   });
   return { port: server.address().port, received, close: () => new Promise((r) => server.close(r)) };
@@ -81,16 +94,16 @@ async function pumpTcp(buf, port, done) {
   return { s: Number(t1 - t0) / 1e9, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-async function rawTcp(buf) {
-  const s = await sink(buf.length);
+async function rawTcp(buf, reused = false) {
+  const s = await sink(buf.length, reused);
   const r = await pumpTcp(buf, s.port, s.received);
   await s.close();
   return r;
 }
 
-async function byteRelay(buf, relayHost) {
-  const s = await sink(buf.length);
-  const port = await relayHost.byteRelay(s.port);
+async function byteRelay(buf, relayHost, reused = false) {
+  const s = await sink(buf.length, reused);
+  const port = await relayHost.byteRelay(s.port, reused);
   const r = await pumpTcp(buf, port, s.received);
   await s.close();
   return r;
@@ -117,11 +130,11 @@ async function relayWorker(m, maxMessageBytes) {
         worker.postMessage({ type: "bridge", id, receiverPath });
       });
     },
-    byteRelay(target) {
+    byteRelay(target, reused) {
       const id = nextId++;
       return new Promise((r) => {
         waiting.set(id, r);
-        worker.postMessage({ type: "byte-relay", id, target });
+        worker.postMessage({ type: "byte-relay", id, target, reused });
       });
     },
     async close() {
@@ -192,7 +205,9 @@ export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, 
   };
   const interleaved = [
     ["raw", () => rawTcp(body)],
+    ["rawReused", () => rawTcp(body, true)],
     ["byteRelay", () => byteRelay(body, relayHost)],
+    ["byteRelayReused", () => byteRelay(body, relayHost, true)],
     ...(pf ? [["pf", () => viaPf(chunkSize)]] : []),
     ...(pf ? [["pfPartial", () => viaPf(chunkSize, "partial")]] : []),
     ...(pf && pfLargeChunk > 0 && pfLargeChunk !== chunkSize ? [["pfLarge", () => viaPf(pfLargeChunk)]] : []),
@@ -215,17 +230,26 @@ export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, 
     const mbPerSec = rs.map((r) => messageMB / r.s);
     const perRound = (anchor) => rs.map((r, i) => runs[anchor][i].s / r.s);
     const vsRaw = perRound("raw");
-    const vsBytes = perRound("byteRelay");
+    const vsRawReused = perRound("rawReused");
+    const vsBytes = perRound("byteRelayReused");
     return {
       mbPerSec: Math.max(...mbPerSec),
       cpuMsPerMB: median(rs.map((r) => r.cpuMs)) / messageMB,
-      ratio: { raw: median(vsRaw), byteRelay: median(vsBytes), rawRange: [Math.min(...vsRaw), Math.max(...vsRaw)] },
+      ratio: {
+        raw: median(vsRaw),
+        rawRange: [Math.min(...vsRaw), Math.max(...vsRaw)],
+        rawReused: median(vsRawReused),
+        rawReusedRange: [Math.min(...vsRawReused), Math.max(...vsRawReused)],
+        byteRelay: median(vsBytes),
+      },
       rounds: mbPerSec.map((x) => Math.round(x)),
       ...(rs[0].peakExtraBytes !== undefined ? { peakExtraBytes: Math.max(...rs.map((r) => r.peakExtraBytes)) } : {}),
     };
   };
   const raw = summarise("raw");
-  const bytes = summarise("byteRelay");
+  const rawReused = summarise("rawReused");
+  const bytesDefault = summarise("byteRelay");
+  const bytes = summarise("byteRelayReused");
   const msrpPf = pf ? { chunkSize, ...summarise("pf") } : undefined;
   const msrpPfPartial = pf ? { chunkSize, ...summarise("pfPartial") } : undefined;
   const msrpPfLarge = runs.pfLarge ? { chunkSize: pfLargeChunk, ...summarise("pfLarge") } : undefined;
@@ -233,13 +257,15 @@ export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, 
   const direct = await best(() => msrpOnce(m, body, chunkSize, "direct"), warmups, reps, messageMB);
   const directAssembled = await best(() => msrpOnce(m, body, chunkSize, "direct", undefined, true), warmups, reps, messageMB);
   // Rows outside the rounds are compared with the best raw and byte-relay runs.
-  const vs = (x) => ({ raw: x.mbPerSec / raw.mbPerSec, byteRelay: x.mbPerSec / bytes.mbPerSec });
+  const vs = (x) => ({ raw: x.mbPerSec / raw.mbPerSec, rawReused: x.mbPerSec / rawReused.mbPerSec, byteRelay: x.mbPerSec / bytes.mbPerSec });
   return {
     loadAverage: loadavg().map((x) => x.toFixed(2)).join(" "),
     messageMB,
     chunkSize,
     reps,
     rawTcp: raw,
+    rawTcpReused: rawReused,
+    byteRelayDefault: bytesDefault,
     byteRelay: bytes,
     ratioByteRelay: bytes.ratio.raw,
     msrpPf,
@@ -258,6 +284,7 @@ export async function runMsrpThroughputBench({ mb = 200, chunkSize = 64 * 1024, 
       directAssembled: vs(directAssembled),
     },
     ratioPf: msrpPf?.ratio.raw,
+    ratioPfReused: msrpPf?.ratio.rawReused,
   };
 }
 
@@ -278,15 +305,19 @@ export function formatMsrpThroughput(r) {
       `  ${name.padEnd(72)} ${x.mbPerSec.toFixed(0).padStart(6)} MB/s  ${x.cpuMsPerMB.toFixed(2).padStart(5)} CPU-ms/MB` +
         (ratio === undefined
           ? ""
-          : `  ${ratio.raw.toFixed(2)}x raw${ratio.rawRange ? ` [${ratio.rawRange.map((v) => v.toFixed(2)).join("–")}]` : ""}  ${ratio.byteRelay.toFixed(2)}x byte relay`),
+          : `  ${ratio.raw.toFixed(2)}x raw${range(ratio.rawRange)}  ${ratio.rawReused.toFixed(2)}x raw 1 MiB reads${range(ratio.rawReusedRange)}  ${ratio.byteRelay.toFixed(2)}x byte relay`),
     );
+  const range = (r) => (r ? ` [${r.map((v) => v.toFixed(2)).join("–")}]` : "");
   const kib = (n) => (n % 1048576 === 0 ? `${n / 1048576} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`);
   const c = `, ${kib(r.chunkSize)} chunks`;
   lines.push(`MSRP throughput, one ${r.messageMB} MB message, after warm-up runs. Rows marked * ran in ${r.reps} interleaved rounds`);
-  lines.push("(raw, byte relay, PF, back to back): best MB/s, median CPU of the whole process per MB, and the median [range] over the");
-  lines.push("rounds of the ratio to the raw / byte-relay run of the same round. Other rows: best of their own runs against the best anchors.");
-  row("* raw TCP, one hop (one socket, one thread)", r.rawTcp);
-  row("* raw TCP, client→byte relay (worker thread)→client", r.byteRelay, r.byteRelay.ratio);
+  lines.push("(anchors and PF rows back to back): best MB/s, median CPU of the whole process per MB, and the median [range] over the");
+  lines.push("rounds of the ratio to the anchor runs of the same round: raw TCP with Node's default reads, raw TCP reading into a reused");
+  lines.push("1 MiB buffer (as cpm-load's MSRP sockets do), and the byte relay reading that way. Other rows: best runs against the best anchors.");
+  row("* raw TCP, one hop (one socket, one thread), Node's default reads", r.rawTcp);
+  row("* raw TCP, one hop, reads into a reused 1 MiB buffer", r.rawTcpReused, r.rawTcpReused.ratio);
+  row("* raw TCP, client→byte relay (worker thread)→client, default reads", r.byteRelayDefault, r.byteRelayDefault.ratio);
+  row("* raw TCP, client→byte relay→client, reused 1 MiB buffers", r.byteRelay, r.byteRelay.ratio);
   if (r.msrpPf) row(`* MSRP client→PF (embedded server, worker thread)→client${c}`, r.msrpPf, r.ratios.pf);
   if (r.msrpPfPartial) row(`* MSRP client→PF (embedded server, worker thread)→client${c}, Failure-Report partial`, r.msrpPfPartial, r.ratios.pfPartial);
   if (r.msrpPfLarge) row(`* MSRP client→PF (embedded server, worker thread)→client, ${kib(r.msrpPfLarge.chunkSize)} chunks`, r.msrpPfLarge, r.ratios.pfLarge);

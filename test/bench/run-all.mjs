@@ -77,10 +77,13 @@ for (const [name, x] of Object.entries(f)) {
 const t = await runIsolated(here("msrp-throughput.mjs"), "runMsrpThroughputBench", { mb: quick ? 50 : 200, reps: quick ? 1 : 5 });
 const mbps = (x) => `${fmt(x.mbPerSec)} MB/s (${fmt(x.cpuMsPerMB, 2)} CPU-ms/MB)`;
 // Rows run in interleaved rounds give the median [range] of their per-round ratios.
+const range = (r) => (r ? ` [${fmt(r[0], 2)}–${fmt(r[1], 2)}]` : "");
 const vs = (r) =>
-  `${fmt(r.raw, 2)}x raw${r.rawRange ? ` [${fmt(r.rawRange[0], 2)}–${fmt(r.rawRange[1], 2)}]` : ""}, ${fmt(r.byteRelay, 2)}x byte relay`;
-add(`Raw TCP over loopback, one hop, ${fmt(t.messageMB)} MB`, mbps(t.rawTcp));
-add("Raw TCP client → byte relay (worker thread) → client", `${mbps(t.byteRelay)}, ${vs(t.byteRelay.ratio)}`);
+  `${fmt(r.raw, 2)}x raw${range(r.rawRange)}, ${fmt(r.rawReused, 2)}x raw with 1 MiB reads${range(r.rawReusedRange)}, ${fmt(r.byteRelay, 2)}x byte relay`;
+add(`Raw TCP over loopback, one hop, ${fmt(t.messageMB)} MB, Node's default reads`, mbps(t.rawTcp));
+add("Raw TCP over loopback, one hop, reads into a reused 1 MiB buffer (as cpm-load's MSRP sockets)", `${mbps(t.rawTcpReused)}, ${vs(t.rawTcpReused.ratio)}`);
+add("Raw TCP client → byte relay (worker thread) → client, default reads", `${mbps(t.byteRelayDefault)}, ${vs(t.byteRelayDefault.ratio)}`);
+add("Raw TCP client → byte relay (worker thread) → client, reused 1 MiB buffers", `${mbps(t.byteRelay)}, ${vs(t.byteRelay.ratio)}`);
 add(
   `MSRP large message client → PF (worker thread) → client, ${fmt(t.chunkSize / 1024)} KB chunks`,
   `${mbps(t.msrpPf)}, ${vs(t.ratios.pf)}`,
