@@ -15,7 +15,7 @@ import { connect, createServer } from "node:net";
 import { parentPort, workerData } from "node:worker_threads";
 
 const m = await import(workerData.msrpUrl);
-const { adoptAcceptedSocket, BorrowedReads, copyForWrite } = await import(new URL("socket-reads.js", workerData.msrpUrl).href);
+const { adoptAcceptedSocket, BorrowedReads, CopySlabs } = await import(new URL("socket-reads.js", workerData.msrpUrl).href);
 const endpoint = await m.createMsrpEndpoint({ sessionDefaults: { maxMessageBytes: workerData.maxMessageBytes } });
 const byteRelays = [];
 
@@ -26,9 +26,11 @@ function startReusedByteRelay(target) {
     const b = connect({ host: "127.0.0.1", port: target, onread: new BorrowedReads().onread });
     a.setNoDelay(true);
     b.setNoDelay(true);
+    const slabs = new CopySlabs();
     reads.handler = (bytes) => {
-      const copy = copyForWrite(bytes);
-      if (!b.write(copy.bytes, copy.release)) {
+      let ok = true;
+      for (const piece of slabs.copy(bytes)) ok = b.write(piece.bytes, piece.release);
+      if (!ok) {
         a.pause();
         b.once("drain", () => a.resume());
       }

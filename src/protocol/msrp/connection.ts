@@ -39,7 +39,7 @@ import type { ContinuationFlag, MsrpMessage, MsrpRequest, MsrpResponse } from ".
 import { createBadRequestResponse } from "./response.js";
 import { serializeMsrp, serializeMsrpParts } from "./serializer.js";
 import type { MsrpSession } from "./session.js";
-import { type BorrowedReads, copyForWrite, isBorrowed, ownBytes } from "./socket-reads.js";
+import { type BorrowedReads, CopySlabs, isBorrowed } from "./socket-reads.js";
 
 /**
  * Requests watched for an error response (Failure-Report partial) per connection. An error comes
@@ -147,7 +147,7 @@ export class MsrpConnection {
   private readonly streamFramer: MsrpStreamFramer | undefined;
   /** The sink of the request whose body is arriving, or the parts collected for onRequest. */
   private inSink: MsrpBodySink | undefined;
-  private inCollect: { head: MsrpRequest; parts: Buffer[] } | undefined;
+  private inCollect: { head: MsrpRequest; body: BodyCollector } | undefined;
   /** The chunk being written cut-through; other messages wait in `backlog` until the turn ends (see uncork). */
   private outStream: MsrpOutboundStream | undefined;
   private backlog: MsrpMessage[] = [];
@@ -164,6 +164,10 @@ export class MsrpConnection {
    */
   private readonly errorWatch = new Map<string, (response: MsrpResponse) => void>();
   private corked = false;
+  /** Where borrowed body bytes are copied before they are written (made on first use). */
+  private copySlabs: CopySlabs | undefined;
+  /** Reads that arrived in the thread's reused buffer (the fast path in use; for tests and stats). */
+  borrowedReads = 0;
   private readHolds = 0;
   private drainWaiter: { promise: Promise<void>; resolve: () => void } | undefined;
   private closedFlag = false;
@@ -189,7 +193,9 @@ export class MsrpConnection {
     else this.framer = new MsrpFramer(framerOpts);
     socket.setNoDelay(true);
     if (opts.reads) opts.reads.handler = (data) => this.onData(data);
-    else socket.on("data", (data: Buffer) => this.onData(data));
+    // With `reads` no 'data' event ever comes; the listener is there should a Node version not
+    // honour `onread` on an adopted socket: its bytes then still arrive (the default way).
+    socket.on("data", (data: Buffer) => this.onData(data));
     socket.on("drain", () => this.onDrain());
     socket.on("error", (err) => this.finish(err));
     socket.on("close", () => this.finish(undefined));
@@ -309,8 +315,8 @@ export class MsrpConnection {
       this.socket.write(body);
       return;
     }
-    const copy = copyForWrite(body);
-    this.socket.write(copy.bytes, copy.release);
+    this.copySlabs ??= new CopySlabs();
+    for (const piece of this.copySlabs.copy(body)) this.socket.write(piece.bytes, piece.release);
   }
 
   private flushBacklog(): void {
@@ -431,6 +437,7 @@ export class MsrpConnection {
   }
 
   private onData(data: Buffer): void {
+    if (isBorrowed(data)) this.borrowedReads++;
     this.bytesReceived += data.length;
     this.onBytes?.(0, data.length);
     if (this.streamFramer) {
@@ -454,11 +461,11 @@ export class MsrpConnection {
       }
       if (e.part === "body") {
         if (this.inSink) this.inSink.data(e.data);
-        else this.inCollect?.parts.push(ownBytes(e.data));
+        else this.inCollect?.body.add(e.data);
       } else if (e.part === "head") {
         const sink = this.handler.onRequestHead!(this, e.request);
         if (sink) this.inSink = sink;
-        else this.inCollect = { head: e.request, parts: [] };
+        else this.inCollect = { head: e.request, body: new BodyCollector() };
       } else {
         this.messagesReceived++;
         const sink = this.inSink;
@@ -468,7 +475,7 @@ export class MsrpConnection {
         if (sink) sink.end(e.flag);
         else if (collected) {
           const h = collected.head;
-          this.handler.onRequest(this, { kind: "request", tid: h.tid, method: h.method, headers: h.headers, body: joinBody(collected.parts), flag: e.flag });
+          this.handler.onRequest(this, { kind: "request", tid: h.tid, method: h.method, headers: h.headers, body: collected.body.take(), flag: e.flag });
         }
       }
     }
@@ -588,6 +595,7 @@ export class MsrpConnection {
     if (this.closedFlag) return;
     this.closedFlag = true;
     this.closeError = error;
+    this.copySlabs?.close();
     this.abortIncoming();
     const stream = this.outStream;
     this.outStream = undefined;
@@ -716,12 +724,47 @@ export class MsrpOutboundStream {
   }
 }
 
-/** A body collected from segments; a small one is copied out so it does not pin a large read buffer. */
-function joinBody(parts: Buffer[]): Buffer {
-  if (parts.length === 0) return Buffer.alloc(0);
-  if (parts.length > 1) return Buffer.concat(parts);
-  const only = parts[0]!;
-  return only.length * 4 >= only.buffer.byteLength ? only : Buffer.from(only);
+/**
+ * A body collected from segments: borrowed ones (socket-reads.ts) are copied once, into one
+ * buffer that grows by doubling, so the body is not copied again to join it. A body that came as
+ * one owned segment is kept as it is, unless it pins a much larger backing store.
+ */
+class BodyCollector {
+  private only: Buffer | undefined;
+  private buf: Buffer | undefined;
+  private length = 0;
+
+  add(bytes: Buffer): void {
+    if (this.buf === undefined && this.only === undefined && !isBorrowed(bytes)) {
+      this.only = bytes;
+      return;
+    }
+    if (this.only !== undefined) {
+      const first = this.only;
+      this.only = undefined;
+      this.append(first);
+    }
+    this.append(bytes);
+  }
+
+  take(): Buffer {
+    const only = this.only;
+    if (only !== undefined) return only.length * 4 >= only.buffer.byteLength ? only : Buffer.from(only);
+    if (this.buf === undefined) return Buffer.alloc(0);
+    const body = this.buf.subarray(0, this.length);
+    return this.length * 2 >= this.buf.length ? body : Buffer.from(body);
+  }
+
+  private append(bytes: Buffer): void {
+    const need = this.length + bytes.length;
+    if (this.buf === undefined || need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * (this.buf?.length ?? 0)));
+      this.buf?.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    bytes.copy(this.buf, this.length);
+    this.length = need;
+  }
 }
 
 function uncork(conn: MsrpConnection): void {

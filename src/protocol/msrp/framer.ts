@@ -441,7 +441,9 @@ class FramerCore {
     }
     // Never compact in place: views of earlier messages may still point into the old arena.
     const live = this.end - this.start;
-    const arena = Buffer.allocUnsafeSlow(Math.max(MIN_ARENA_BYTES, 2 * (live + chunk.length)));
+    // Doubling what is held keeps many small reads O(n); one large read is not doubled (a 1 MiB
+    // read after a few header bytes gets an arena of ~1 MiB, not 2).
+    const arena = Buffer.allocUnsafeSlow(Math.max(MIN_ARENA_BYTES, 2 * live + chunk.length));
     this.buf.copy(arena, 0, this.start, this.end);
     chunk.copy(arena, live);
     const shift = this.start;
@@ -571,7 +573,8 @@ class FramerCore {
     }
     let body = EMPTY;
     if (bodyStart >= 0 && contentEnd > bodyStart) {
-      if (this.streaming && this.reusedInput && !this.owned && contentEnd - bodyStart >= STREAM_WHOLE_BODY_BYTES) {
+      // Also from the framer's own arena: it is never written over, and a part is not kept.
+      if (this.streaming && this.reusedInput && contentEnd - bodyStart >= STREAM_WHOLE_BODY_BYTES) {
         const head: MsrpRequest = { kind: "request", tid: cur.tid, method: cur.method, headers, body: EMPTY, flag: "+" };
         return { streamed: true, head, data: buf.subarray(bodyStart, contentEnd), flag, size };
       }
@@ -586,9 +589,10 @@ class FramerCore {
 
   private takeBody(from: number, to: number): Buffer {
     const view = this.buf.subarray(from, to);
-    // Keep a view only when it is a good part of its backing store; copy small bodies out.
-    // A caller's reused buffer is never kept.
-    if (view.length * 4 >= view.buffer.byteLength && (this.owned || !this.reusedInput)) return view;
+    // Keep a view only when it is a good part of its backing store (half of the arena when the
+    // input is reused: that arena holds nothing else worth keeping); copy small bodies out. A
+    // caller's reused buffer is never kept.
+    if (this.reusedInput ? this.owned && view.length * 2 >= view.buffer.byteLength : view.length * 4 >= view.buffer.byteLength) return view;
     return Buffer.from(view);
   }
 }

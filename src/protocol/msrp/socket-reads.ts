@@ -14,10 +14,11 @@
  * - the framer is told its input is reused (it copies the few bytes it keeps between reads);
  * - whoever keeps bytes past the callback copies them (`ownBytes`), e.g. a body collected from
  *   several reads;
- * - bytes written on to another socket are copied into a slab (`copyForWrite`) first, because
- *   Node keeps a reference to what it could not write at once (and a corked socket writes
- *   nothing until uncorked). Slabs are reused once every write from them has left, so the copy
- *   is a memcpy into warm memory, not an allocation.
+ * - bytes written on to another socket are copied into that connection's slab (`CopySlabs`)
+ *   first, because Node keeps a reference to what it could not write at once (and a corked
+ *   socket writes nothing until uncorked). Slabs are reused once every write from them has left,
+ *   so the copy is a memcpy into warm memory, not an allocation; one connection's slabs hold only
+ *   its own bytes, so a peer that stops reading pins no more than what was written to it.
  * `isBorrowed` tells borrowed bytes apart by their backing store, so the rule is checked where
  * bytes are kept or written, not by convention.
  *
@@ -30,8 +31,8 @@ import { Socket } from "node:net";
 
 /** Size of the thread's read buffer: the most one read can return. */
 export const READ_BUFFER_BYTES = 1024 * 1024;
-/** Size of a copy slab (a read's body bytes fit in one). */
-const SLAB_BYTES = 1024 * 1024;
+/** Size of a copy slab: copies larger than this span several (a connection's copies fill its slab in turn). */
+export const SLAB_BYTES = 256 * 1024;
 /** Empty slabs kept for reuse; more are left to the garbage collector. */
 const FREE_SLABS_KEPT = 8;
 
@@ -75,12 +76,11 @@ interface Slab {
   current: boolean;
 }
 
+/** Empty slabs, shared by the thread's connections (empty ones pin nothing of anybody's). */
 const freeSlabs: Slab[] = [];
-let currentSlab: Slab | undefined;
 
-function retire(slab: Slab): void {
-  slab.current = false;
-  if (slab.refs === 0 && freeSlabs.length < FREE_SLABS_KEPT) {
+function recycle(slab: Slab): void {
+  if (freeSlabs.length < FREE_SLABS_KEPT) {
     slab.used = 0;
     freeSlabs.push(slab);
   }
@@ -91,32 +91,61 @@ function releaseFrom(slab: Slab): () => void {
   return () => {
     if (released) return;
     released = true;
-    if (--slab.refs === 0 && !slab.current && freeSlabs.length < FREE_SLABS_KEPT) {
-      slab.used = 0;
-      freeSlabs.push(slab);
-    }
+    if (--slab.refs === 0 && !slab.current) recycle(slab);
   };
 }
 
+/** One piece of a copy: the bytes to write and the callback to pass to that write. */
+export interface SlabCopy {
+  bytes: Buffer;
+  release: () => void;
+}
+
 /**
- * A copy of `bytes` to write to a socket, and the callback to pass to that write (it returns the
- * copy's slab space once the bytes have left). Bytes larger than a slab get a buffer of their own.
+ * Copies of borrowed bytes for writing, for ONE connection: its own current slab, so a peer that
+ * stops reading pins only the bytes written to it (plus one slab), never slabs full of other
+ * connections' bytes. Slabs come from, and return to, a free list shared by the thread.
  */
-export function copyForWrite(bytes: Buffer): { bytes: Buffer; release: () => void } {
-  const n = bytes.length;
-  if (n > SLAB_BYTES) return { bytes: Buffer.from(bytes), release: () => {} };
-  let slab = currentSlab;
-  if (slab === undefined || slab.used + n > SLAB_BYTES) {
-    if (slab !== undefined) retire(slab);
-    slab = freeSlabs.pop() ?? { bytes: Buffer.allocUnsafeSlow(SLAB_BYTES), used: 0, refs: 0, current: true };
-    slab.current = true;
-    currentSlab = slab;
+export class CopySlabs {
+  private current: Slab | undefined;
+
+  /**
+   * Copies of `bytes`, in order, one per slab they span (a read of 1 MiB spans a few): write each
+   * with its `release` as the write callback; the slab is reused once all its writes have left.
+   */
+  copy(bytes: Buffer): SlabCopy[] {
+    const out: SlabCopy[] = [];
+    let offset = 0;
+    while (offset < bytes.length) {
+      let slab = this.current;
+      if (slab === undefined || slab.used === SLAB_BYTES) {
+        if (slab !== undefined) this.retire(slab);
+        slab = freeSlabs.pop() ?? { bytes: Buffer.allocUnsafeSlow(SLAB_BYTES), used: 0, refs: 0, current: true };
+        slab.current = true;
+        this.current = slab;
+      }
+      const start = slab.used;
+      const n = Math.min(bytes.length - offset, SLAB_BYTES - start);
+      bytes.copy(slab.bytes, start, offset, offset + n);
+      slab.used = start + n;
+      slab.refs++;
+      offset += n;
+      out.push({ bytes: slab.bytes.subarray(start, start + n), release: releaseFrom(slab) });
+    }
+    return out;
   }
-  const start = slab.used;
-  bytes.copy(slab.bytes, start);
-  slab.used = start + n;
-  slab.refs++;
-  return { bytes: slab.bytes.subarray(start, start + n), release: releaseFrom(slab) };
+
+  /** The connection is gone: its slab goes back once its last write has left. Safe twice. */
+  close(): void {
+    const slab = this.current;
+    this.current = undefined;
+    if (slab !== undefined) this.retire(slab);
+  }
+
+  private retire(slab: Slab): void {
+    slab.current = false;
+    if (slab.refs === 0) recycle(slab);
+  }
 }
 
 /** Socket fields this module relies on (Node's own, not in its typings). */

@@ -120,6 +120,26 @@ describe("MSRP framers reading from a reused buffer", () => {
     });
   }
 
+  it("a read that ends inside a header block: the next large read is held in an arena of its size, and the large requests in it still come in parts", () => {
+    const first = largeSend("firstTid1", 600 * 1024);
+    const second = largeSend("secondTid", 300 * 1024);
+    const framer = new MsrpStreamFramer({ reusedInput: true });
+    const scratch = Buffer.alloc(first.length + second.length);
+    first.copy(scratch, 0, 0, 60);
+    expect(framer.push(scratch.subarray(0, 60))).toEqual([]);
+    const rest = Buffer.concat([first.subarray(60), second]);
+    rest.copy(scratch);
+    const events = framer.push(scratch.subarray(0, rest.length));
+    expect(events.map((e) => ("part" in e ? e.part : "whole"))).toEqual(["head", "body", "end", "head", "body", "end"]);
+    const bodies = events.filter((e): e is { part: "body"; data: Buffer } => "part" in e && e.part === "body");
+    expect(bodies.map((b) => b.data.length)).toEqual([600 * 1024, 300 * 1024]);
+    // The first came from the framer's arena (the held header bytes made it copy that read), sized
+    // to the read rather than twice it; the second from it too.
+    expect(bodies[0]!.data.buffer).not.toBe(scratch.buffer);
+    expect(bodies[0]!.data.buffer.byteLength).toBeLessThan(1.1 * (first.length + second.length));
+    expect(framer.bufferedBytes).toBe(0);
+  });
+
   it("a large request whole in one reused read comes in parts (one body view, no copy); a small one comes whole with its own copy", () => {
     const big = largeSend("bigTid77", 20_000);
     const small = fixture("send-cpim.msrp");

@@ -72,7 +72,7 @@ describe("MSRP relay between two sessions (chunk by chunk)", () => {
   });
 
   it("relays byte-identical with Node's default socket reads too (reuseReadBuffer: false), the far leg congested", async () => {
-    const { sender, receiver, bridge } = await relayChain({ everyEndpoint: { reuseReadBuffer: false }, relay: { sendBufferBytes: 16 * 1024 } });
+    const { sender, receiver, bridge, legA } = await relayChain({ everyEndpoint: { reuseReadBuffer: false }, relay: { sendBufferBytes: 16 * 1024 } });
     const body = randomBytes(8 * 1024 * 1024, 17);
     const got = nextMessage(receiver);
     const r = await sender.send(body, { contentType: "application/octet-stream", chunkSize: 64 * 1024 });
@@ -80,6 +80,20 @@ describe("MSRP relay between two sessions (chunk by chunk)", () => {
     expect((await got).body.equals(body)).toBe(true);
     expect(bridge.aToB).toMatchObject({ chunks: 128, bytes: body.length, failedChunks: 0 });
     expect(bridge.aToB.pauses).toBeGreaterThan(0);
+    for (const conn of [legA.connection!, receiver.connection!]) expect(conn.borrowedReads).toBe(0);
+  });
+
+  it("every connection reads into the reused buffer by default: the relay's accepted one, its outgoing one, and the receiver's", async () => {
+    const { sender, receiver, legA, legB } = await relayChain();
+    const body = randomBytes(4 * 1024 * 1024, 23);
+    const got = nextMessage(receiver);
+    expect((await sender.send(body, { contentType: "application/octet-stream", chunkSize: 64 * 1024 })).ok).toBe(true);
+    expect((await got).body.equals(body)).toBe(true);
+    // legA's connection was accepted by the relay (re-made with onread); legB's and the sender's are outgoing.
+    expect(legA.connection!.direction).toBe("inbound");
+    for (const conn of [legA.connection!, legB.connection!, receiver.connection!, sender.connection!]) {
+      expect(conn.borrowedReads).toBeGreaterThan(0);
+    }
   });
 
   it("relays byte-identical while the receiver does not read for a while: what the far socket holds is a copy, not the reused read buffer", async () => {

@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { adoptAcceptedSocket, BorrowedReads, copyForWrite, isBorrowed, ownBytes } from "../../../src/protocol/msrp/socket-reads.js";
+import { adoptAcceptedSocket, BorrowedReads, CopySlabs, isBorrowed, ownBytes, SLAB_BYTES } from "../../../src/protocol/msrp/socket-reads.js";
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -71,27 +71,42 @@ describe("reading sockets into the thread's reused buffer", () => {
     expect(ownBytes(mine)).toBe(mine);
   });
 
-  it("copies for writing share slabs, and a slab whose writes have all left is reused", () => {
-    const source = Buffer.alloc(600 * 1024, 1);
-    const a = copyForWrite(source);
-    const b = copyForWrite(source); // does not fit beside a: a new slab
-    expect(b.bytes.buffer).not.toBe(a.bytes.buffer);
+  it("a connection's copies fill its own slab, span slabs when large, and a slab whose writes have all left is reused", () => {
+    const a = new CopySlabs();
+    const b = new CopySlabs();
+    const source = Buffer.alloc(100 * 1024, 1);
+    const a1 = a.copy(source);
+    const b1 = b.copy(source);
+    expect(a1).toHaveLength(1);
+    // Two connections never share a slab: a peer that stops reading pins only its own bytes.
+    expect(b1[0]!.bytes.buffer).not.toBe(a1[0]!.bytes.buffer);
     source.fill(2);
-    expect(a.bytes.every((x) => x === 1)).toBe(true); // a copy, not a view
-    const small = copyForWrite(Buffer.alloc(1000, 3)); // fits beside b
-    expect(small.bytes.buffer).toBe(b.bytes.buffer);
-    a.release();
-    a.release(); // released once only
-    const c = copyForWrite(source); // b's slab is full: a's slab, now empty, is reused
-    expect(c.bytes.buffer).toBe(a.bytes.buffer);
-    expect(c.bytes.every((x) => x === 2)).toBe(true);
-    const d = copyForWrite(source); // a's slab still holds c: neither it nor b's (unreleased) slab
-    expect(d.bytes.buffer).not.toBe(a.bytes.buffer);
-    expect(d.bytes.buffer).not.toBe(b.bytes.buffer);
-    for (const x of [b, small, c, d]) x.release();
-    const huge = copyForWrite(Buffer.alloc(2 * 1024 * 1024, 4)); // larger than a slab: its own buffer
-    expect(huge.bytes.length).toBe(2 * 1024 * 1024);
-    expect(huge.bytes.buffer.byteLength).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+    expect(a1[0]!.bytes.every((x) => x === 1)).toBe(true); // a copy, not a view
+    const a2 = a.copy(source); // fits beside a1 in a's slab
+    expect(a2[0]!.bytes.buffer).toBe(a1[0]!.bytes.buffer);
+    // 100 KiB more does not fit (256 KiB slabs): the copy spans the rest of this slab and a new one.
+    const a3 = a.copy(Buffer.alloc(100 * 1024, 3));
+    expect(a3.map((p) => p.bytes.length)).toEqual([SLAB_BYTES - 200 * 1024, 300 * 1024 - SLAB_BYTES]);
+    expect(a3[1]!.bytes.buffer).not.toBe(a1[0]!.bytes.buffer);
+    expect(Buffer.concat(a3.map((p) => p.bytes)).every((x) => x === 3)).toBe(true);
+    const firstSlab = a1[0]!.bytes.buffer;
+    for (const p of [...a1, ...a2, a3[0]!]) {
+      p.release();
+      p.release(); // released once only
+    }
+    // The first slab is empty and retired: the next connection that needs a slab gets it back.
+    const c = new CopySlabs();
+    const c1 = c.copy(Buffer.alloc(10, 4));
+    expect(c1[0]!.bytes.buffer).toBe(firstSlab);
+    // A closed connection's slab returns once its last write has left.
+    const bSlab = b1[0]!.bytes.buffer;
+    b.close();
+    b.close();
+    expect(new CopySlabs().copy(Buffer.alloc(1))[0]!.bytes.buffer).not.toBe(bSlab);
+    b1[0]!.release();
+    expect(new CopySlabs().copy(Buffer.alloc(1))[0]!.bytes.buffer).toBe(bSlab);
+    // A 1 MiB read spans four slabs.
+    expect(new CopySlabs().copy(Buffer.alloc(1024 * 1024)).length).toBe(4);
   });
 });
 
