@@ -19,42 +19,29 @@ const { adoptAcceptedSocket, BorrowedReads, CopySlabs } = await import(new URL("
 const endpoint = await m.createMsrpEndpoint({ sessionDefaults: { maxMessageBytes: workerData.maxMessageBytes } });
 const byteRelays = [];
 
-function startReusedByteRelay(target) {
-  const server = createServer({ pauseOnConnect: true }, (accepted) => {
-    const reads = new BorrowedReads();
-    const a = adoptAcceptedSocket(accepted, reads);
-    const b = connect({ host: "127.0.0.1", port: target, onread: new BorrowedReads().onread });
+/** A byte relay to `target`; `reused`: it reads as cpm-load's MSRP sockets do (see the module comment). */
+function startByteRelay(target, reused) {
+  const server = createServer({ pauseOnConnect: reused }, (accepted) => {
+    const reads = reused ? new BorrowedReads() : undefined;
+    const a = reused ? adoptAcceptedSocket(accepted, reads) : accepted;
+    const b = connect(reused ? { host: "127.0.0.1", port: target, onread: new BorrowedReads().onread } : { host: "127.0.0.1", port: target });
     a.setNoDelay(true);
     b.setNoDelay(true);
-    const slabs = new CopySlabs();
-    reads.handler = (bytes) => {
-      let ok = true;
-      for (const piece of slabs.copy(bytes)) ok = b.write(piece.bytes, piece.release);
-      if (!ok) {
-        a.pause();
-        b.once("drain", () => a.resume());
-      }
+    const holdWhenFull = (ok) => {
+      if (ok) return;
+      a.pause();
+      b.once("drain", () => a.resume());
     };
-    a.on("end", () => b.end());
-    b.on("end", () => a.end());
-    a.on("error", () => b.destroy());
-    b.on("error", () => a.destroy());
-  });
-  byteRelays.push(server);
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)));
-}
-
-function startByteRelay(target) {
-  const server = createServer((a) => {
-    const b = connect({ host: "127.0.0.1", port: target });
-    a.setNoDelay(true);
-    b.setNoDelay(true);
-    a.on("data", (d) => {
-      if (!b.write(d)) {
-        a.pause();
-        b.once("drain", () => a.resume());
-      }
-    });
+    if (reused) {
+      const slabs = new CopySlabs();
+      reads.handler = (bytes) => {
+        let ok = true;
+        for (const piece of slabs.copy(bytes)) ok = b.write(piece.bytes, piece.release);
+        holdWhenFull(ok);
+      };
+    } else {
+      a.on("data", (d) => holdWhenFull(b.write(d)));
+    }
     a.on("end", () => b.end());
     b.on("end", () => a.end());
     a.on("error", () => b.destroy());
@@ -72,7 +59,7 @@ parentPort.on("message", async (msg) => {
     await legB.connect(msg.receiverPath);
     parentPort.postMessage({ type: "bridged", id: msg.id, path: legA.localPath });
   } else if (msg.type === "byte-relay") {
-    const port = await (msg.reused ? startReusedByteRelay : startByteRelay)(msg.target);
+    const port = await startByteRelay(msg.target, msg.reused === true);
     parentPort.postMessage({ type: "byte-relay", id: msg.id, port });
   } else if (msg.type === "close") {
     for (const s of byteRelays) s.close();

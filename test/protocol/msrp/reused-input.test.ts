@@ -8,6 +8,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type MsrpFrame, MsrpFramer, type MsrpMessage, type MsrpRequest, MsrpStreamFramer } from "../../../src/protocol/msrp/index.js";
+import { cutAt } from "./arbitraries.js";
 import { fixture, MSRP_FIXTURES } from "./fixtures.js";
 
 const A = "msrp://127.0.0.1:40312/jshA7weztas;tcp";
@@ -75,18 +76,6 @@ function throughReusedBuffer(pieces: Buffer[], kind: "whole" | "stream"): { fram
     scratch.fill(GARBAGE);
   }
   return { frames: frames.map(plain), buffered: framer.bufferedBytes };
-}
-
-function cutAt(wire: Buffer, points: number[]): Buffer[] {
-  const sorted = [...new Set(points.map((p) => p % (wire.length + 1)))].sort((a, b) => a - b);
-  const pieces: Buffer[] = [];
-  let prev = 0;
-  for (const p of sorted) {
-    pieces.push(wire.subarray(prev, p));
-    prev = p;
-  }
-  pieces.push(wire.subarray(prev));
-  return pieces;
 }
 
 describe("MSRP framers reading from a reused buffer", () => {

@@ -8,7 +8,7 @@ import {
   type MsrpStreamEvent,
   MsrpStreamFramer,
 } from "../../../src/protocol/msrp/index.js";
-import { ALNUM, chars } from "./arbitraries.js";
+import { ALNUM, chars, cutAt } from "./arbitraries.js";
 import { fixture, MSRP_FIXTURES } from "./fixtures.js";
 
 const A = "msrp://127.0.0.1:40312/jshA7weztas;tcp";
@@ -70,18 +70,6 @@ function plain(f: MsrpFrame): unknown {
   if (!f.ok) return { ok: false, code: f.error.code, fatal: f.fatal, tid: f.tid, method: f.method, headers: f.headers };
   const m: MsrpMessage = f.message;
   return { size: f.size, m: m.kind === "request" ? { ...m, body: [...m.body] } : m };
-}
-
-function cutAt(wire: Buffer, points: number[]): Buffer[] {
-  const sorted = [...new Set(points.map((p) => p % (wire.length + 1)))].sort((a, b) => a - b);
-  const pieces: Buffer[] = [];
-  let prev = 0;
-  for (const p of sorted) {
-    pieces.push(wire.subarray(prev, p));
-    prev = p;
-  }
-  pieces.push(wire.subarray(prev));
-  return pieces;
 }
 
 function send(tid: string, body: Buffer, flag = "$", extra = ""): Buffer {
