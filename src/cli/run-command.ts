@@ -6,6 +6,7 @@ import { resolveRunConfig, runConfigWarnings } from "../config/resolve.js";
 import { RUN_OPTIONS, type RunFlags, type RunOptionName } from "../config/run-options.js";
 import { planWarnings } from "../scenario/index.js";
 import { lowerHelperThreadPriority } from "./helper-threads.js";
+import { optimizeHotCodeSooner } from "./v8-tuning.js";
 import { exitSoon, onStopSignals } from "./signals.js";
 
 export interface RunArgs extends Record<string, unknown> {
@@ -15,6 +16,7 @@ export interface RunArgs extends Record<string, unknown> {
 export async function runCommand(args: RunArgs): Promise<void> {
   // Before any worker thread exists: only the process's own helper threads are changed.
   if (process.env.CPM_LOAD_KEEP_HELPER_PRIORITY !== "1") lowerHelperThreadPriority();
+  optimizeHotCodeSooner();
   const flags: RunFlags = {};
   for (const option of RUN_OPTIONS) {
     const value = args[option.flag];

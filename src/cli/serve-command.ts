@@ -6,6 +6,7 @@ import type { Options } from "yargs";
 import type { SipTransportName } from "../config/run-config.js";
 import { UserError } from "../errors.js";
 import { lowerHelperThreadPriority } from "./helper-threads.js";
+import { optimizeHotCodeSooner } from "./v8-tuning.js";
 import { exitSoon, onStopSignals } from "./signals.js";
 
 export const SERVE_OPTIONS: Record<string, Options> = {
@@ -47,6 +48,7 @@ const formatHost = (host: string): string => (host.includes(":") ? `[${host}]` :
 
 export async function serveCommand(args: ServeArgs): Promise<void> {
   if (process.env.CPM_LOAD_KEEP_HELPER_PRIORITY !== "1") lowerHelperThreadPriority();
+  optimizeHotCodeSooner();
   const transports = parseTransports(args.transport);
   const { buildServerOptionsFromFlags } = await import("../server/cli-options.js");
   const options = buildServerOptionsFromFlags({

@@ -15,6 +15,8 @@ const dist = (path) => new URL(`dist/${path}`, root).href;
 // at the lowest priority, so the figures are the CLI's.
 const { lowerHelperThreadPriority } = await import(dist("cli/helper-threads.js"));
 lowerHelperThreadPriority();
+// And, as `run` does (src/cli/v8-tuning.ts), hot code optimized sooner.
+(await import(dist("cli/v8-tuning.js"))).optimizeHotCodeSooner();
 
 /**
  * Runs `yaml` (a scenario named `name`) with shared TCP connections, no live line, and `flags` on

@@ -45,6 +45,7 @@ const { adoptAcceptedSocket, BorrowedReads } = await import(new URL("protocol/ms
 // As `cpm-load run` and `serve` do (src/cli/helper-threads.ts): GC/JIT helper threads at the lowest priority.
 const { lowerHelperThreadPriority } = await import(new URL("cli/helper-threads.js", distDir).href);
 lowerHelperThreadPriority();
+(await import(new URL("cli/v8-tuning.js", distDir).href)).optimizeHotCodeSooner();
 
 const MB = 1e6;
 

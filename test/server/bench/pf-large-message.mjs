@@ -28,6 +28,7 @@ const dist = (path) => new URL(path, distDir).href;
 // As `cpm-load run` and `serve` do (src/cli/helper-threads.ts): GC/JIT helper threads at the lowest
 // priority (it does nothing in the PF's worker thread).
 if (isMainThread) (await import(dist("cli/helper-threads.js"))).lowerHelperThreadPriority();
+if (isMainThread) (await import(dist("cli/v8-tuning.js"))).optimizeHotCodeSooner();
 const MB = 1e6;
 
 if (!isMainThread) {
