@@ -9,6 +9,7 @@ import {
   OutboundChunkWriter,
   parseByteRange,
 } from "../../../src/protocol/msrp/index.js";
+import { cutAt } from "./arbitraries.js";
 
 const A = "msrp://127.0.0.1:40312/jshA7weztas;tcp";
 const B = "msrp://127.0.0.1:2855/kjhd37s2s20w2a;tcp";
@@ -37,18 +38,6 @@ function frames(wire: Buffer): MsrpRequest[] {
     if (!f.ok || f.message.kind !== "request") throw new Error(`bad frame: ${JSON.stringify(f)}`);
     return f.message;
   });
-}
-
-function segmentsAt(body: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (body.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(body.subarray(prev, p));
-    prev = p;
-  }
-  out.push(body.subarray(prev));
-  return out;
 }
 
 /** Tids handed out in order (the writer's continuations), then random-looking fallbacks. */
@@ -140,7 +129,7 @@ describe("outbound chunk writer (cut-through forwarding)", () => {
           const writer = new OutboundChunkWriter(head(first, `5-${4 + body.length}/${4 + body.length}`), tidSequence(next));
           // Every other segment boundary also interrupts the piece (the connection had other messages).
           const ops = writer.start();
-          for (const [i, seg] of segmentsAt(body, cuts).entries()) {
+          for (const [i, seg] of cutAt(body, cuts).entries()) {
             writer.write(seg, ops);
             if (i % 2 === 1) ops.push(...writer.interrupt());
           }

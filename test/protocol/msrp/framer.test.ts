@@ -12,6 +12,7 @@ import {
   parseStatusHeader,
   serializeMsrp,
 } from "../../../src/protocol/msrp/index.js";
+import { cutAt } from "./arbitraries.js";
 import { fixture, MSRP_FIXTURES } from "./fixtures.js";
 
 const A = "msrp://127.0.0.1:40312/jshA7weztas;tcp";
@@ -139,14 +140,7 @@ describe("MSRP framer on wire fixtures", () => {
         (picked, cuts) => {
           const wire = Buffer.concat(picked.map(fixture));
           const expected = picked.flatMap((n) => okMessages(frameAll([fixture(n)])).map(plain));
-          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
-          const pieces: Buffer[] = [];
-          let prev = 0;
-          for (const p of points) {
-            pieces.push(wire.subarray(prev, p));
-            prev = p;
-          }
-          pieces.push(wire.subarray(prev));
+          const pieces = cutAt(wire, cuts);
           const framer = new MsrpFramer();
           expect(okMessages(frameAll(pieces, framer)).map(plain)).toEqual(expected);
           expect(framer.bufferedBytes).toBe(0);
