@@ -16,16 +16,3 @@ export const msrpUriArb: fc.Arbitrary<MsrpUri> = fc.record({
   transport: fc.constantFrom("tcp", "ws"),
   params: fc.constant({}),
 });
-
-/** `wire` cut into reads at `points` (taken modulo its length, deduplicated, in order). */
-export function cutAt(wire: Buffer, points: number[]): Buffer[] {
-  const sorted = [...new Set(points.map((p) => p % (wire.length + 1)))].sort((a, b) => a - b);
-  const pieces: Buffer[] = [];
-  let prev = 0;
-  for (const p of sorted) {
-    pieces.push(wire.subarray(prev, p));
-    prev = p;
-  }
-  pieces.push(wire.subarray(prev));
-  return pieces;
-}

@@ -9,7 +9,7 @@ import {
   OutboundChunkWriter,
   parseByteRange,
 } from "../../../src/protocol/msrp/index.js";
-import { cutAt } from "./arbitraries.js";
+import { cutAt } from "../../support/cut-at.js";
 
 const A = "msrp://127.0.0.1:40312/jshA7weztas;tcp";
 const B = "msrp://127.0.0.1:2855/kjhd37s2s20w2a;tcp";

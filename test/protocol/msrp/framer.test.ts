@@ -12,7 +12,7 @@ import {
   parseStatusHeader,
   serializeMsrp,
 } from "../../../src/protocol/msrp/index.js";
-import { cutAt } from "./arbitraries.js";
+import { cutAt } from "../../support/cut-at.js";
 import { fixture, MSRP_FIXTURES } from "./fixtures.js";
 
 const A = "msrp://127.0.0.1:40312/jshA7weztas;tcp";

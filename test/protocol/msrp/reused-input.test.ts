@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type MsrpFrame, MsrpFramer, type MsrpMessage, type MsrpRequest, MsrpStreamFramer } from "../../../src/protocol/msrp/index.js";
-import { cutAt } from "./arbitraries.js";
+import { cutAt } from "../../support/cut-at.js";
 import { fixture, MSRP_FIXTURES } from "./fixtures.js";
 
 const A = "msrp://127.0.0.1:40312/jshA7weztas;tcp";

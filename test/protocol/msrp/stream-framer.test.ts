@@ -8,7 +8,8 @@ import {
   type MsrpStreamEvent,
   MsrpStreamFramer,
 } from "../../../src/protocol/msrp/index.js";
-import { ALNUM, chars, cutAt } from "./arbitraries.js";
+import { cutAt } from "../../support/cut-at.js";
+import { ALNUM, chars } from "./arbitraries.js";
 import { fixture, MSRP_FIXTURES } from "./fixtures.js";
 
 const A = "msrp://127.0.0.1:40312/jshA7weztas;tcp";

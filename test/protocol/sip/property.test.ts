@@ -8,25 +8,13 @@ import { serializeSipMessage } from "../../../src/protocol/sip/serializer.js";
 import { parseDigestChallenge, parseDigestCredentials } from "../../../src/protocol/sip/digest.js";
 import { parseSipUri } from "../../../src/protocol/sip/uri.js";
 import { allFixtures, tortureInvalidFixtures } from "./fixtures.js";
+import { cutAt } from "../../support/cut-at.js";
 
 const fixtures = allFixtures();
 const invalid = tortureInvalidFixtures();
 
 function summary(frames: SipFrame[]): string[] {
   return frames.map((f) => (f.ok ? `ok:${f.bytes.toString("base64")}` : `err:${f.error.code}:${f.fatal}`));
-}
-
-/** Cuts `data` at the given (sorted, deduplicated) offsets. */
-function cutAt(data: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(data.subarray(prev, p));
-    prev = p;
-  }
-  out.push(data.subarray(prev));
-  return out;
 }
 
 describe("framing properties", () => {
