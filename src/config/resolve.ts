@@ -106,6 +106,8 @@ export function resolveRunConfig(input: ResolveInput): RunConfig {
   // ----- values of every option (each reports its own problems)
   const clients = int("clients", 1, LIMITS.clients, "1000");
   const durationMs = duration("duration", "60s");
+  const warmupRaw = str("warmup");
+  const warmupMs = duration("warmup", "5s");
   const rate = positive("rate", "100");
   const workersFlag = int("workers", 1, LIMITS.workers, "2");
   const transport = choice<SipTransportName>("transport", ["tcp", "udp"]) ?? RUN_DEFAULTS.transport;
@@ -160,10 +162,17 @@ export function resolveRunConfig(input: ResolveInput): RunConfig {
     const finalClients = clients ?? plan.population.clients;
     const finalSeed = seed ?? plan.seed;
     const phases = durationMs === undefined ? plan.phases : fitPhases(plan.phases, durationMs);
+    const finalDurationMs = phases.reduce((sum, p) => sum + p.durationMs, 0);
+    const finalWarmupMs = warmupMs ?? plan.warmupMs;
+    if (finalWarmupMs >= finalDurationMs) {
+      const source = warmupRaw ? warmupRaw.label : "The scenario's warmup";
+      problems.push(`${source} (${formatMs(finalWarmupMs)}) is as long as the whole run (${formatMs(finalDurationMs)}), so nothing would be measured: shorten the warm-up or lengthen the run.`);
+    }
     finalPlan = {
       ...plan,
       seed: finalSeed,
-      durationMs: phases.reduce((sum, p) => sum + p.durationMs, 0),
+      durationMs: finalDurationMs,
+      warmupMs: finalWarmupMs,
       population: {
         ...plan.population,
         clients: finalClients,
@@ -226,6 +235,11 @@ export function runConfigWarnings(config: RunConfig): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** 5000 → "5s", 1500 → "1500ms". */
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
 
 function configError(problems: string[]): UserError {
   if (problems.length === 1) return new UserError(problems[0]!, ExitCode.usage);

@@ -37,6 +37,7 @@ export const RUN_OPTIONS = [
   spec("allow-remote", "boolean", "Allow a --target outside the loopback network (make sure you are allowed to load it)."),
   spec("domain", "string", "SIP domain of the users (overrides population.users.domain).", "DOMAIN"),
   spec("users", "string", "SIPp-style users file: one user;password per line (SEQUENTIAL/RANDOM first line and # comments allowed).", "FILE"),
+  spec("warmup", "string", "Leave the latencies of the run's first DURATION out of the summary and latency thresholds (counters still count the whole run; overrides the scenario's warmup).", "DURATION"),
   spec("seed", "string", "Seed of every random choice, 0 to 4294967295 (overrides the scenario's seed).", "N"),
   spec("out", "string", "Folder for results; each run writes <out>/<run-id>/ (default results).", "DIR"),
   spec("delay", "string", "Embedded server: response delay, e.g. 20ms, uniform(10ms,30ms), normal(20ms,2ms), exponential(20ms).", "SPEC"),

@@ -11,6 +11,11 @@ import type { PeriodSnapshot } from "./snapshot.js";
 
 export const PERIOD_MS = 1000;
 
+/** The periods a warm-up of `warmupMs` covers: whole periods from t0, rounded up. */
+export function warmupPeriods(warmupMs: number): number {
+  return warmupMs > 0 ? Math.ceil(warmupMs / PERIOD_MS) : 0;
+}
+
 /** One second of the whole run, merged across workers. */
 export interface MergedPeriod {
   period: number;
@@ -38,8 +43,15 @@ export interface WorkerLag {
 }
 
 export interface MergedTotals {
-  /** Metric → histogram merged over the whole run (µs). */
+  /**
+   * Metric → histogram merged over the measured part of the run (µs): every period from the end
+   * of the warm-up on (the whole run when there is none).
+   */
   histograms: Record<string, Histogram>;
+  /** With a warm-up: metric → histogram of the whole run, warm-up included (µs). */
+  wholeRunHistograms?: Record<string, Histogram>;
+  /** Periods from t0 whose latencies are left out of `histograms` (0: none). */
+  warmupPeriods: number;
   /** Counter → total. */
   counters: Record<string, number>;
   /** Gauge → peak of the per-period merged values. */
@@ -65,6 +77,8 @@ export interface AggregatorOptions {
   workerIds: readonly number[];
   /** Wall time of t0 in ms since the epoch (can be set later with setT0). */
   t0Ms?: number;
+  /** Latencies of periods before this one are left out of the run totals (kept in the whole-run ones). */
+  warmupPeriods?: number;
 }
 
 export class Aggregator {
@@ -78,6 +92,9 @@ export class Aggregator {
   private nextPeriod = 0;
   private t0Ms: number;
   private readonly totalHistograms = new Map<string, Histogram>();
+  private readonly warmupPeriods: number;
+  /** Only with a warm-up (else totalHistograms is the whole run). */
+  private readonly wholeRunHistograms: Map<string, Histogram> | undefined;
   private readonly totalCounters = new Map<string, number>();
   private readonly gaugePeaks = new Map<string, number>();
   private readonly lag = new Map<number, WorkerLag>();
@@ -89,6 +106,8 @@ export class Aggregator {
     this.live = new Set(opts.workerIds);
     for (const id of opts.workerIds) this.maxReported.set(id, -1);
     this.t0Ms = opts.t0Ms ?? 0;
+    this.warmupPeriods = Math.max(0, Math.floor(opts.warmupPeriods ?? 0));
+    this.wholeRunHistograms = this.warmupPeriods > 0 ? new Map() : undefined;
   }
 
   setT0(t0Ms: number): void {
@@ -109,7 +128,8 @@ export class Aggregator {
         this.decodeErrors++;
       }
     }
-    for (const [name, h] of decoded) mergeInto(this.totalHistograms, name, h);
+    if (this.wholeRunHistograms) for (const [name, h] of decoded) mergeInto(this.wholeRunHistograms, name, h);
+    if (s.period >= this.warmupPeriods) for (const [name, h] of decoded) mergeInto(this.totalHistograms, name, h);
     for (const [name, v] of Object.entries(s.counters)) this.totalCounters.set(name, (this.totalCounters.get(name) ?? 0) + v);
     this.noteLag(s);
     const reported = this.maxReported.get(s.workerId);
@@ -167,6 +187,8 @@ export class Aggregator {
     for (const p of this.pending.values()) notePeaks(gauges, mergeGauges(p.gauges.values()));
     return {
       histograms: Object.fromEntries(this.totalHistograms),
+      ...(this.wholeRunHistograms ? { wholeRunHistograms: Object.fromEntries(this.wholeRunHistograms) } : {}),
+      warmupPeriods: this.warmupPeriods,
       counters: Object.fromEntries(this.totalCounters),
       gauges: Object.fromEntries(gauges),
       periods: this.emitted,

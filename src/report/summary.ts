@@ -4,7 +4,7 @@
  */
 import type { RunConfig } from "../config/run-config.js";
 import { ExitCode } from "../errors.js";
-import type { MergedTotals } from "../metrics/aggregator.js";
+import { type MergedTotals, PERIOD_MS } from "../metrics/aggregator.js";
 import { latencyStatsMs } from "../metrics/histogram.js";
 import { evaluateThresholds, type ThresholdResult } from "../metrics/thresholds.js";
 import type {
@@ -59,6 +59,13 @@ export function buildSummary(input: BuildSummaryInput): RunSummary {
 
   const latencies: RunSummary["latencies"] = {};
   for (const name of Object.keys(totals.histograms).sort()) latencies[name] = latencyStatsMs(totals.histograms[name]!);
+  let warmup: RunSummary["warmup"];
+  if (totals.warmupPeriods > 0) {
+    const whole = totals.wholeRunHistograms ?? {};
+    const wholeRunLatencies: RunSummary["latencies"] = {};
+    for (const name of Object.keys(whole).sort()) wholeRunLatencies[name] = latencyStatsMs(whole[name]!);
+    warmup = { seconds: (totals.warmupPeriods * PERIOD_MS) / 1000, wholeRunLatencies };
+  }
   const counters = sortedRecord(totals.counters);
   const rates: Record<string, number> = {};
   if (durationS > 0) for (const [name, v] of Object.entries(counters)) rates[name] = round3(v / durationS);
@@ -90,6 +97,7 @@ export function buildSummary(input: BuildSummaryInput): RunSummary {
     transport: config.transport,
     connection: config.connection,
     latencies,
+    ...(warmup ? { warmup } : {}),
     counters,
     gauges: sortedRecord(totals.gauges),
     rates,

@@ -71,8 +71,13 @@ export interface RunSummary {
   target: { kind: "embedded" | "external"; host: string; port: number };
   transport: string;
   connection: string;
-  /** Latency metric (incl. "<name>.service") → statistics in ms. */
+  /**
+   * Latency metric (incl. "<name>.service") → statistics in ms, over the measured part of the run
+   * (after the warm-up, when there is one).
+   */
   latencies: Record<string, LatencySummary>;
+  /** Only with a warm-up: its length and the whole-run latencies, warm-up included. */
+  warmup?: { seconds: number; wholeRunLatencies: Record<string, LatencySummary> };
   /** Counter → run total. */
   counters: Record<string, number>;
   /** Gauge → peak of the per-second merged value. */

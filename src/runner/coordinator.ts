@@ -8,7 +8,7 @@
  */
 import type { RunConfig } from "../config/run-config.js";
 import { ExitCode, UserError } from "../errors.js";
-import { Aggregator, type MergedPeriod } from "../metrics/aggregator.js";
+import { Aggregator, type MergedPeriod, warmupPeriods } from "../metrics/aggregator.js";
 import { Counter, Gauge } from "../metrics/names.js";
 import { evaluateThresholds } from "../metrics/thresholds.js";
 import { buildSummary, combineOutputs, createOutputs, exitCodeFor, type Output, type RunInfo, type RunSummary } from "../report/index.js";
@@ -76,7 +76,7 @@ class RunCoordinator {
   ) {
     this.output = combineOutputs(createOutputs({ config, write: opts.write }));
     this.workerIds = Array.from({ length: Math.max(1, config.workers) }, (_, i) => i);
-    this.aggregator = new Aggregator({ workerIds: this.workerIds });
+    this.aggregator = new Aggregator({ workerIds: this.workerIds, warmupPeriods: warmupPeriods(config.plan.warmupMs) });
   }
 
   async run(): Promise<RunResult> {

@@ -193,7 +193,10 @@ function checkRules(data: Data, locate: YamlLocator, add: (pos: Position, messag
     add(locate.valuePosition([]), "the scenario has neither `duration` nor `phases`: add e.g. `duration: 30s` (the population is held that long)");
   }
   if (duration === 0) add(locate.valuePosition(["duration"]), "duration must be longer than 0: e.g. `duration: 30s`");
+  const warmup = durationOf(data.warmup);
 
+  // The run's length as far as it is known here (phases add up to it, else `duration`).
+  let runMs: number | null = phases ? null : duration;
   if (phases) {
     let sum = 0;
     let sumKnown = true;
@@ -224,6 +227,14 @@ function checkRules(data: Data, locate: YamlLocator, add: (pos: Position, messag
         `duration ${String(data.duration)} does not match the phases, which add up to ${formatMs(sum)}: remove \`duration\` or make it equal`,
       );
     }
+    if (sumKnown && sum > 0) runMs = sum;
+  }
+  if (warmup === 0) add(locate.valuePosition(["warmup"]), "warmup must be longer than 0 (or left out): e.g. `warmup: 5s`");
+  if (warmup !== null && runMs !== null && runMs > 0 && warmup >= runMs) {
+    add(
+      locate.valuePosition(["warmup"]),
+      `warmup ${String(data.warmup)} is as long as the whole run (${formatMs(runMs)}), so nothing would be measured: shorten it`,
+    );
   }
 
   const scenarioNames = new Map<string, number>();
@@ -434,6 +445,7 @@ function buildPlan(data: Data, fileName: string): Plan {
     ...(typeof data.description === "string" ? { description: data.description } : {}),
     seed: (data.seed as number | undefined) ?? d.seed,
     durationMs: phases.reduce((sum, p) => sum + p.durationMs, 0),
+    warmupMs: durationOf(data.warmup) ?? 0,
     population: {
       clients: population.clients as number,
       arrivalRate: (population.rate as number | undefined) ?? d.arrivalRate,

@@ -17,6 +17,11 @@ export interface Plan {
   description?: string;
   seed: number;
   durationMs: number;
+  /**
+   * Latencies of the first `warmupMs` after t0 are left out of the summary and of latency
+   * thresholds (rounded up to whole 1 s periods); 0 = none. Counters always cover the whole run.
+   */
+  warmupMs: number;
   population: PopulationPlan;
   phases: PhasePlan[];
   scenarios: ScenarioPlan[];

@@ -2,6 +2,7 @@
  * Human summaries of a compiled Plan (printed by `cpm-load validate` and before a run) and the
  * warnings worth knowing before starting: things that are valid but probably not what was meant.
  */
+import { warmupPeriods } from "../metrics/aggregator.js";
 import type { PeerPlan, Plan, SizePlan, StepPlan } from "./plan.js";
 
 const seconds = (ms: number): string => {
@@ -54,7 +55,7 @@ export function describePlan(plan: Plan): string {
   const p = plan.population;
   const lines = [
     `scenario ${plan.name}${plan.description ? ` — ${plan.description.trim()}` : ""}`,
-    `  duration    ${seconds(plan.durationMs)}, seed ${plan.seed}`,
+    `  duration    ${seconds(plan.durationMs)}, seed ${plan.seed}${plan.warmupMs > 0 ? `, warm-up ${seconds(warmupPeriods(plan.warmupMs) * 1000)} (its latencies left out of the summary)` : ""}`,
     `  population  ${p.clients} clients, ${num(p.arrivalRate)}/s (all up after ${seconds((p.clients / p.arrivalRate) * 1000)}), users ${p.userTemplate}@${p.domain}, password ${p.passwordTemplate}`,
     `  register    expires ${p.registerExpires}s, refresh at ${Math.round(p.refreshFraction * 100)}% of the granted lifetime, ${p.unregisterAtEnd ? "unregister at the end" : "stay registered at the end"}`,
     ...(p.answer

@@ -147,6 +147,37 @@ describe("--duration fits the phases", () => {
   });
 });
 
+describe("warm-up", () => {
+  it("none by default; --warmup (or CPM_LOAD_WARMUP) sets it, and beats the scenario's", () => {
+    expect(resolve().plan.warmupMs).toBe(0);
+    expect(resolve({ warmup: "3s" }).plan.warmupMs).toBe(3000);
+    expect(resolve({}, { CPM_LOAD_WARMUP: "1500ms" }).plan.warmupMs).toBe(1500);
+    const dir = tempDir();
+    const file = join(dir, "w.yaml");
+    writeFileSync(file, "population: {clients: 1}\nduration: 10s\nwarmup: 4s\n");
+    expect(resolveRunConfig({ scenarioFile: file, flags: {}, env: {}, now }).plan.warmupMs).toBe(4000);
+    expect(resolveRunConfig({ scenarioFile: file, flags: { warmup: "2s" }, env: {}, now }).plan.warmupMs).toBe(2000);
+  });
+
+  it("a warm-up as long as the run (after --duration) is refused with the fix", () => {
+    expect(problemsOf(() => resolve({ warmup: "20s" }))).toEqual([
+      "--warmup (20s) is as long as the whole run (20s), so nothing would be measured: shorten the warm-up or lengthen the run.",
+    ]);
+    expect(problemsOf(() => resolve({ warmup: "5s", duration: "5s" }))).toEqual([
+      "--warmup (5s) is as long as the whole run (5s), so nothing would be measured: shorten the warm-up or lengthen the run.",
+    ]);
+    expect(problemsOf(() => resolve({ warmup: "5" }))).toEqual([
+      "--warmup '5' is not a duration: give a number with a unit (us, ms, s, m or h), e.g. --warmup 5s.",
+    ]);
+    const dir = tempDir();
+    const file = join(dir, "w.yaml");
+    writeFileSync(file, "population: {clients: 1}\nduration: 10s\nwarmup: 4s\n");
+    expect(problemsOf(() => resolveRunConfig({ scenarioFile: file, flags: { duration: "3s" }, env: {}, now }))).toEqual([
+      "The scenario's warmup (4s) is as long as the whole run (3s), so nothing would be measured: shorten the warm-up or lengthen the run.",
+    ]);
+  });
+});
+
 describe("every problem at once, each a sentence with the fix", () => {
   it("bad flags and environment values", () => {
     expect(

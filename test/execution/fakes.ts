@@ -117,6 +117,7 @@ export function plan(overrides: Partial<Omit<Plan, "population">> & { population
     name: "test",
     seed: 1,
     durationMs: 5000,
+    warmupMs: 0,
     phases: [{ name: "steady", durationMs: 5000, startRate: 0, endRate: 0 }],
     scenarios: [],
     thresholds: [],

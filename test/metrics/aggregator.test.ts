@@ -71,6 +71,47 @@ describe("Aggregator", () => {
     expect(agg.finish()).toEqual([]);
   });
 
+  it("with a warm-up, run latencies leave out its periods, the whole-run ones keep them, and counters count everything", () => {
+    const clock = new FakeClock();
+    const t0 = clock.nowNs();
+    const workers = [0, 1].map((id) => {
+      const r = new MetricsRecorder({ workerId: id, clock, t0Ns: t0 });
+      recorders.push(r);
+      return r;
+    });
+    const agg = new Aggregator({ workerIds: [0, 1], t0Ms: clock.nowMs(), warmupPeriods: 2 });
+    const measured = createHistogram();
+    const whole = createHistogram();
+    for (let p = 0; p < 5; p++) {
+      // Slow warm-up seconds (cold code), then fast ones: the warm-up's 50 ms values must not reach the run figures.
+      for (let i = 0; i < 100; i++) {
+        const v = p < 2 ? 50_000 + i : 1_000 + i;
+        workers[i % 2]!.latency(Latency.register, v);
+        workers[i % 2]!.count(Counter.registerSuccesses);
+        whole.recordValue(v);
+        if (p >= 2) measured.recordValue(v);
+      }
+      clock.advanceMs(1000);
+      for (const w of workers) for (const s of w.flushUpTo()) agg.add(s);
+    }
+    const totals = agg.totals();
+    expect(totals.warmupPeriods).toBe(2);
+    expect(latencyStats(totals.histograms[Latency.register]!)).toEqual(latencyStats(measured));
+    expect(latencyStats(totals.histograms[Latency.register]!).count).toBe(300);
+    expect(latencyStats(totals.histograms[Latency.register]!).max).toBeLessThan(2_000);
+    expect(latencyStats(totals.wholeRunHistograms![Latency.register]!)).toEqual(latencyStats(whole));
+    expect(latencyStats(totals.wholeRunHistograms![Latency.register]!).count).toBe(500);
+    expect(totals.counters[Counter.registerSuccesses]).toBe(500);
+    // Periods themselves are untouched: periods.csv and latency.hlog still show the warm-up.
+    expect(agg.takeCompleted().map((m) => latencyStats(m.histograms[Latency.register]!).count)).toEqual([100, 100, 100, 100, 100]);
+  });
+
+  it("without a warm-up there are no separate whole-run histograms", () => {
+    const agg = new Aggregator({ workerIds: [1] });
+    expect(agg.totals().warmupPeriods).toBe(0);
+    expect(agg.totals().wholeRunHistograms).toBeUndefined();
+  });
+
   it("waits for every live worker, hands periods out in order and only once", () => {
     const agg = new Aggregator({ workerIds: [1, 2] });
     agg.add(snap(1, 0, { counters: { a: 1 } }));

@@ -8,6 +8,7 @@ export function runConfig(outDir: string, overrides: Partial<RunConfig> = {}): R
       name: "register-storm",
       seed: 7,
       durationMs: 3000,
+      warmupMs: 0,
       population: {
         clients: 100,
         arrivalRate: 50,

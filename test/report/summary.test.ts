@@ -3,7 +3,7 @@ import { ExitCode } from "../../src/errors.js";
 import { Aggregator } from "../../src/metrics/aggregator.js";
 import { createHistogram, encodeHistogram } from "../../src/metrics/histogram.js";
 import { Counter, Latency } from "../../src/metrics/names.js";
-import { buildSummary, exitCodeFor } from "../../src/report/index.js";
+import { buildSummary, exitCodeFor, formatSummary } from "../../src/report/index.js";
 import { runConfig } from "./fixtures.js";
 
 const info = { t0Ms: 1_700_000_000_000, workers: 3, target: { host: "127.0.0.1", port: 5070 } };
@@ -40,6 +40,41 @@ describe("buildSummary", () => {
     expect(s.workers).toEqual({ count: 3, crashed: [] });
     expect(s.periods).toBe(2);
     expect([s.startedAt, s.endedAt]).toEqual(["2023-11-14T22:13:20.000Z", "2023-11-14T22:13:22.500Z"]);
+  });
+
+  it("with a warm-up: latencies and latency thresholds after it, the whole run beside, failures in it still counted", () => {
+    const agg = new Aggregator({ workerIds: [0], warmupPeriods: 1 });
+    const cold = createHistogram();
+    for (let i = 0; i < 10; i++) cold.recordValue(90_000);
+    const warm = createHistogram();
+    for (let i = 0; i < 90; i++) warm.recordValue(2000);
+    agg.add({ workerId: 0, period: 0, histograms: { [Latency.register]: encodeHistogram(cold) }, counters: { "register.failures.timeout": 1 }, gauges: {} });
+    agg.add({ workerId: 0, period: 1, histograms: { [Latency.register]: encodeHistogram(warm) }, counters: {}, gauges: {} });
+    agg.finish();
+    const base = runConfig("/unused").plan;
+    const config = runConfig("/unused", {
+      plan: {
+        ...base,
+        warmupMs: 1000,
+        thresholds: [
+          { metric: "register", stat: "p99", op: "<", value: 5, expression: "p99 < 5ms" },
+          { metric: "register.failures", stat: "count", op: "==", value: 0, expression: "count == 0" },
+        ],
+      },
+    });
+    const s = buildSummary({ config, info, totals: agg.totals(), endedAtMs: info.t0Ms + 2000 });
+    expect(s.latencies[Latency.register]).toMatchObject({ count: 90, p99: 2, max: 2 });
+    expect(s.warmup?.seconds).toBe(1);
+    expect(s.warmup?.wholeRunLatencies[Latency.register]?.count).toBe(100);
+    expect(s.warmup?.wholeRunLatencies[Latency.register]?.max).toBeCloseTo(90, 0); // HDR, 3 significant digits
+    expect(s.thresholds.map((t) => [t.expression, t.ok])).toEqual([
+      ["p99 < 5ms", true],
+      ["count == 0", false],
+    ]);
+    expect(s.failures).toEqual({ register: { total: 1, byCause: { timeout: 1 } } });
+    expect(formatSummary(s)).toContain("latency (ms), after the 1.0s warm-up");
+    expect(formatSummary(s)).toMatch(/whole run, warm-up included: register p50 [\d.]+ p99 90\.\d+ max 90\.\d+/);
+    expect(buildSummary({ config: runConfig("/unused"), info, totals: totals(), endedAtMs: info.t0Ms + 2000 }).warmup).toBeUndefined();
   });
 
   it("fails on a threshold with exit code 99", () => {

@@ -56,6 +56,24 @@ describe("valid scenarios compile to a Plan", () => {
     expect(plan.population.refreshFraction).toBe(0.5);
     expect(plan.population.unregisterAtEnd).toBe(true);
     expect(plan.description).toBeUndefined();
+    expect(plan.warmupMs).toBe(0);
+  });
+
+  it("warmup: compiled to ms; as long as the run, 0 or without a unit is refused where it is written", () => {
+    expect(compileScenario("population: {clients: 1}\nduration: 10s\nwarmup: 3s\n", "x.yaml").warmupMs).toBe(3000);
+    expect(compileScenario("population: {clients: 1}\nphases:\n  - {duration: 2s}\n  - {duration: 3s}\nwarmup: 4500ms\n", "x.yaml").warmupMs).toBe(4500);
+    expect(problems("population: {clients: 1}\nduration: 10s\nwarmup: 10s\n")).toEqual([
+      "x.yaml:3:9: warmup 10s is as long as the whole run (10s), so nothing would be measured: shorten it",
+    ]);
+    expect(problems("population: {clients: 1}\nphases:\n  - {duration: 2s}\nwarmup: 5s\n")).toEqual([
+      "x.yaml:4:9: warmup 5s is as long as the whole run (2s), so nothing would be measured: shorten it",
+    ]);
+    expect(problems("population: {clients: 1}\nduration: 10s\nwarmup: 0s\n")).toEqual([
+      "x.yaml:3:9: warmup must be longer than 0 (or left out): e.g. `warmup: 5s`",
+    ]);
+    expect(problems("population: {clients: 1}\nduration: 10s\nwarmup: 3\n")).toEqual([
+      'x.yaml:3:9: warmup must be a duration with a unit (us, ms, s, m or h), e.g. "500ms", "20s" or "2m" (got 3)',
+    ]);
   });
 
   it("phases add up to the duration, ramps keep both ends, weights are normalised and zero weights kept", () => {
@@ -168,7 +186,7 @@ describe("every problem names file:line:col", () => {
       "x.yaml:3:3: unknown key 'clinets' in population — did you mean 'clients'?",
     ]);
     expect(problems(`${minimal}colour: blue\n`)).toEqual([
-      expect.stringMatching(/^x\.yaml:4:1: unknown key 'colour' at the top level \(allowed: name, description, seed, duration, population, phases, scenarios, thresholds, or x-<name> for your own anchors\)$/),
+      expect.stringMatching(/^x\.yaml:4:1: unknown key 'colour' at the top level \(allowed: name, description, seed, duration, warmup, population, phases, scenarios, thresholds, or x-<name> for your own anchors\)$/),
     ]);
   });
 
