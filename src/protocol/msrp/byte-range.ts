@@ -17,17 +17,66 @@ const BYTE_RANGE = /^\s*(\d{1,16})-(\d{1,16}|\*)\/(\d{1,16}|\*)\s*$/;
  * end > total and numbers beyond Number.MAX_SAFE_INTEGER.
  */
 export function parseByteRange(value: string): ByteRange | null {
+  // Every chunk carries one, and relays and receivers read it: the plain `start-end/total` form
+  // is read digit by digit without a match array; anything else (spaces, `*`) takes the regex.
+  const fast = plainByteRange(value);
+  if (fast !== undefined) return fast;
   const m = BYTE_RANGE.exec(value);
   if (!m) return null;
-  const start = Number(m[1]);
-  const end = m[2] === "*" ? "*" : Number(m[2]);
-  const total = m[3] === "*" ? "*" : Number(m[3]);
+  return checkedRange(Number(m[1]), m[2] === "*" ? "*" : Number(m[2]), m[3] === "*" ? "*" : Number(m[3]));
+}
+
+/** The range rules of parseByteRange on parsed numbers. */
+function checkedRange(start: number, end: number | "*", total: number | "*"): ByteRange | null {
   if (!Number.isSafeInteger(start) || start < 1) return null;
   if (end !== "*" && (!Number.isSafeInteger(end) || end < start - 1)) return null;
   if (total !== "*" && !Number.isSafeInteger(total)) return null;
   if (end !== "*" && total !== "*" && end > total) return null;
   if (end === "*" && total !== "*" && start > total + 1) return null;
   return { start, end, total };
+}
+
+const DIGIT_0 = 48;
+const DASH = 45;
+const SLASH = 47;
+
+/**
+ * `digits-digits/digits` (1-16 digits each, nothing around): the range, or null when it breaks a
+ * rule; undefined for any other shape (the regex decides).
+ */
+function plainByteRange(value: string): ByteRange | null | undefined {
+  const n = value.length;
+  const start = digitsAt(value, 0);
+  if (start < 0) return undefined;
+  let i = digitEnd;
+  if (i >= n || value.charCodeAt(i) !== DASH) return undefined;
+  const end = digitsAt(value, i + 1);
+  if (end < 0) return undefined;
+  i = digitEnd;
+  if (i >= n || value.charCodeAt(i) !== SLASH) return undefined;
+  const total = digitsAt(value, i + 1);
+  if (total < 0 || digitEnd !== n) return undefined;
+  return checkedRange(start, end, total);
+}
+
+/** Where the last digitsAt stopped (one module-level slot instead of a result object). */
+let digitEnd = 0;
+
+/** The number written by 1-16 digits at `from` (digitEnd after them), or -1 when there are none or more. */
+function digitsAt(value: string, from: number): number {
+  let v = 0;
+  let i = from;
+  const n = value.length;
+  while (i < n) {
+    const d = value.charCodeAt(i) - DIGIT_0;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+    i++;
+  }
+  const count = i - from;
+  if (count === 0 || count > 16) return -1;
+  digitEnd = i;
+  return v;
 }
 
 export function formatByteRange(r: ByteRange): string {

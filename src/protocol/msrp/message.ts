@@ -129,13 +129,25 @@ export function getMsrpHeader(m: { headers: MsrpHeaderList }, name: string): str
   for (const [n, v] of m.headers) {
     if (n === name) return v;
   }
-  // Parsed headers carry canonical names, so this second pass rarely matches: only names of the
-  // same length can, and only those are lower-cased (a missing header is the common case here).
-  const lower = name.toLowerCase();
+  // Parsed headers carry canonical names, so this second pass rarely matches (a missing header
+  // is the common case here): only names of the same length are compared, without lower-casing
+  // (a fresh string per header per lookup, several lookups per chunk).
   for (const [n, v] of m.headers) {
-    if (n.length === lower.length && n.toLowerCase() === lower) return v;
+    if (n.length === name.length && equalsIgnoringAsciiCase(n, name)) return v;
   }
   return undefined;
+}
+
+/** Header names are ASCII tokens: compared case-insensitively without making strings. */
+function equalsIgnoringAsciiCase(a: string, b: string): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // ASCII letters differ by 0x20 between cases; anything else must match exactly.
+    if ((x | 0x20) !== (y | 0x20) || (x | 0x20) < 97 || (x | 0x20) > 122) return false;
+  }
+  return true;
 }
 
 /** Replaces every header of that name by one entry (appended when absent). */

@@ -40,6 +40,44 @@ describe("Byte-Range", () => {
   });
 });
 
+/** The original definition, kept as the reference the digit-by-digit reader must agree with. */
+function referenceByteRange(value: string) {
+  const m = /^\s*(\d{1,16})-(\d{1,16}|\*)\/(\d{1,16}|\*)\s*$/.exec(value);
+  if (!m) return null;
+  const start = Number(m[1]);
+  const end = m[2] === "*" ? "*" : Number(m[2]);
+  const total = m[3] === "*" ? "*" : Number(m[3]);
+  if (!Number.isSafeInteger(start) || start < 1) return null;
+  if (end !== "*" && (!Number.isSafeInteger(end) || end < start - 1)) return null;
+  if (total !== "*" && !Number.isSafeInteger(total)) return null;
+  if (end !== "*" && total !== "*" && end > total) return null;
+  if (end === "*" && total !== "*" && start > total + 1) return null;
+  return { start, end, total };
+}
+
+describe("Byte-Range reader against the regex definition", () => {
+  it("agrees on every string of digits, dashes, slashes, stars and spaces (property)", () => {
+    const piece = fc.oneof(
+      fc.constantFrom("-", "/", "*", " ", "\t", "0", "1", "9", "a"),
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }).map(String),
+      fc.constantFrom("9007199254740991", "9007199254740992", "9999999999999999", "10000000000000000", "00000000000000001"),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), (parts) => {
+        const value = parts.join("");
+        expect(parseByteRange(value)).toEqual(referenceByteRange(value));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("agrees on well-formed ranges around the limits", () => {
+    for (const value of ["1-9007199254740991/9007199254740991", "1-9007199254740992/*", "9007199254740991-9007199254740990/*", "1-1/1", "2-1/1", "3-1/1", "1-0/0", "0001-0002/0003", "0000000000000001-1/1", "00000000000000001-1/1", "1-00000000000000001/5", "1-1/00000000000000005", "1-2/3 ", " 1-2/3"]) {
+      expect(parseByteRange(value), value).toEqual(referenceByteRange(value));
+    }
+  });
+});
+
 describe("Status header", () => {
   it("parses and formats the namespace, code and reason", () => {
     expect(parseStatusHeader("000 200 OK")).toEqual({ namespace: 0, code: 200, reason: "OK" });

@@ -150,6 +150,24 @@ describe("MSRP framer on wire fixtures", () => {
     );
   });
 
+  it("trims header names and values exactly as String.prototype.trim does (property)", () => {
+    // Every character trim() removes, a few it keeps, and ordinary text.
+    const space = fc.constantFrom(" ", "\t", "\v", "\f", "\u00a0", "\u1680", "\u2000", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff");
+    const kept = fc.constantFrom("\u200b", "\u180e", "x", "-", "é");
+    const pad = fc.array(space, { maxLength: 3 }).map((a) => a.join(""));
+    const value = fc.array(fc.oneof(space, kept), { minLength: 1, maxLength: 6 }).map((a) => a.join(""));
+    fc.assert(
+      fc.property(pad, value, pad, pad, (before, inner, after, nameSpace) => {
+        const raw = `${before}${inner}${after}`;
+        const wire = Buffer.from(`MSRP abcd1234 SEND\r\nTo-Path: ${B}\r\nFrom-Path: ${A}\r\nX-Test${nameSpace.replace(/[\u2028\u2029]/g, "")}:${raw}\r\n-------abcd1234$\r\n`, "utf8");
+        const [frame] = new MsrpFramer().push(wire);
+        if (!frame?.ok) throw new Error("not framed");
+        expect(getMsrpHeader(frame.message, "X-Test")).toBe(raw.trim());
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("tolerates CRLFs between messages", () => {
     const wire = Buffer.concat([fixture("response-200.msrp"), Buffer.from("\r\n\r\n"), fixture("bind-send.msrp")]);
     expect(okMessages(frameAll([wire]))).toHaveLength(2);
@@ -161,6 +179,18 @@ describe("MSRP framer on wire fixtures", () => {
       const again = Buffer.concat(okMessages(frameAll([wire])).map(serializeMsrp));
       expect(again.equals(wire), name).toBe(true);
     }
+  });
+});
+
+describe("getMsrpHeader", () => {
+  it("matches names in any ASCII case, and nothing that only folds alike", () => {
+    const m = { headers: [["message-id", "a"], ["BYTE-RANGE", "1-1/1"], ["X-@", "at"], ["Content_Type", "u"]] as [string, string][] };
+    expect(getMsrpHeader(m, "Message-ID")).toBe("a");
+    expect(getMsrpHeader(m, "byte-range")).toBe("1-1/1");
+    expect(getMsrpHeader(m, "x-@")).toBe("at");
+    expect(getMsrpHeader(m, "X-`")).toBeUndefined(); // '@' and '`' differ by 0x20 but are not letters
+    expect(getMsrpHeader(m, "Content-Type")).toBeUndefined();
+    expect(getMsrpHeader(m, "Message-I")).toBeUndefined();
   });
 });
 
