@@ -23,11 +23,14 @@ const before = readdirSync("/proc/self/task").map(Number);
 const lowered = lowerHelperThreadPriority();
 const again = lowerHelperThreadPriority();
 const helpers = before.filter((t) => t !== process.pid).map((tid) => ({ tid, nice: niceOf(tid) }));
-// The probe runs as a module (--input-type=module), and so does this eval'd worker.
+// The probe runs as a module (--input-type=module), and so does this eval'd worker. The worker
+// waits (its port listened to) until it is terminated: a worker that ended on its own could be
+// gone from /proc before its nice value is read.
 const worker = new Worker(
   "import { parentPort } from 'node:worker_threads';" +
   "import { readlinkSync } from 'node:fs';" +
   "const m = await import(" + JSON.stringify(${JSON.stringify(moduleUrl)}) + ");" +
+  "parentPort.on('message', () => {});" +
   "parentPort.postMessage({ tid: Number(readlinkSync('/proc/thread-self').split('/').pop()), loweredInWorker: m.lowerHelperThreadPriority() });",
   { eval: true },
 );
@@ -81,9 +84,17 @@ describe.runIf(process.platform === "linux")("cpm-load serve and helper thread p
         });
         child.once("exit", (code) => reject(new Error(`serve exited ${code}`)));
       });
-      const niceOf = (tid: string) => Number(readFileSync(`/proc/${child.pid}/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ")[16]);
+      // A thread can end between listing and reading (undefined then: left out).
+      const niceOf = (tid: string): number | undefined => {
+        try {
+          return Number(readFileSync(`/proc/${child.pid}/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ")[16]);
+        } catch {
+          return undefined;
+        }
+      };
       const tids = readdirSync(`/proc/${child.pid}/task`);
-      return { main: niceOf(String(child.pid)), others: tids.filter((t) => t !== String(child.pid)).map(niceOf) };
+      const others = tids.filter((t) => t !== String(child.pid)).map(niceOf).filter((n): n is number => n !== undefined);
+      return { main: niceOf(String(child.pid))!, others };
     } finally {
       child.kill("SIGINT");
       await new Promise((r) => child.once("close", r));
