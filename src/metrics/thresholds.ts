@@ -42,7 +42,7 @@ const KNOWN_LATENCIES: ReadonlySet<string> = new Set(
 );
 const KNOWN_COUNTERS: readonly string[] = Object.values(Counter);
 
-type Totals = Pick<MergedTotals, "histograms" | "counters">;
+type Totals = Pick<MergedTotals, "histograms" | "counters"> & Partial<Pick<MergedTotals, "warmupPeriods" | "wholeRunHistograms">>;
 
 export function evaluateThresholds(thresholds: readonly ThresholdPlan[], totals: Totals): ThresholdResult[] {
   return thresholds.map((t) => evaluateOne(t, totals));
@@ -57,7 +57,7 @@ function evaluateOne(t: ThresholdPlan, totals: Totals): ThresholdResult {
 
 /** The figure a threshold compares, or a sentence saying why there is none. */
 function measure(metric: string, stat: string, totals: Totals): number | string {
-  const isLatency = metric in totals.histograms || KNOWN_LATENCIES.has(metric);
+  const isLatency = metric in totals.histograms || metric in (totals.wholeRunHistograms ?? {}) || KNOWN_LATENCIES.has(metric);
   const isCounter = !isLatency && isCounterName(metric, totals.counters);
   if (!isLatency && !isCounter) {
     return `unknown metric "${metric}": it is neither a latency nor a counter of this run (see the README's metric list).`;
@@ -77,7 +77,13 @@ function measure(metric: string, stat: string, totals: Totals): number | string 
   }
   if (!isLatency) return `"${stat}" applies to latencies, not to the counter "${metric}": use count or rate.`;
   const h = totals.histograms[metric];
-  if (!h || h.totalCount === 0) return `no samples of "${metric}" were recorded, so its ${stat} is undefined.`;
+  if (!h || h.totalCount === 0) {
+    const inWarmup = totals.wholeRunHistograms?.[metric]?.totalCount ?? 0;
+    if (inWarmup > 0) {
+      return `all ${inWarmup} samples of "${metric}" fell in the ${totals.warmupPeriods ?? 0} s warm-up, so its ${stat} after it is undefined: shorten the warm-up or keep "${metric}" going after it.`;
+    }
+    return `no samples of "${metric}" were recorded, so its ${stat} is undefined.`;
+  }
   return usToMs(latencyStats(h)[field]);
 }
 

@@ -77,6 +77,26 @@ describe("buildSummary", () => {
     expect(buildSummary({ config: runConfig("/unused"), info, totals: totals(), endedAtMs: info.t0Ms + 2000 }).warmup).toBeUndefined();
   });
 
+  it("a latency threshold whose samples all fell in the warm-up fails with a sentence saying so", () => {
+    const agg = new Aggregator({ workerIds: [0], warmupPeriods: 2 });
+    const h = createHistogram();
+    for (let i = 0; i < 7; i++) h.recordValue(1000);
+    agg.add({ workerId: 0, period: 0, histograms: { [Latency.register]: encodeHistogram(h) }, counters: {}, gauges: {} });
+    agg.add({ workerId: 0, period: 2, histograms: {}, counters: {}, gauges: {} });
+    agg.finish();
+    const base = runConfig("/unused").plan;
+    const config = runConfig("/unused", { plan: { ...base, warmupMs: 2000, thresholds: [{ metric: "register", stat: "p99", op: "<", value: 5, expression: "p99 < 5ms" }] } });
+    const s = buildSummary({ config, info, totals: agg.totals(), endedAtMs: info.t0Ms + 3000 });
+    expect(s.status).toBe("failed");
+    expect(s.thresholds[0]).toMatchObject({ ok: false, actual: null });
+    expect(s.reasons).toEqual([
+      {
+        kind: "threshold",
+        message: 'Threshold "register p99 < 5ms" failed: all 7 samples of "register" fell in the 2 s warm-up, so its p99 after it is undefined: shorten the warm-up or keep "register" going after it.',
+      },
+    ]);
+  });
+
   it("fails on a threshold with exit code 99", () => {
     const s = buildSummary({ config: runConfig("/unused"), info, totals: totals(), endedAtMs: info.t0Ms + 2000 });
     expect(s.status).toBe("failed");
