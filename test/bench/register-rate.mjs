@@ -140,10 +140,12 @@ async function delayAccuracyOnce(rate, seconds) {
     rampSeconds,
     steadySeconds: seconds,
     rate,
-    flags: { delay: "20ms", warmup: `${rampSeconds + 1}s` },
+    // (A steady phase of 1 s or less has nothing after that: then the summary is the whole run.)
+    flags: { delay: "20ms", ...(seconds > 1 ? { warmup: `${rampSeconds + 1}s` } : {}) },
   });
-  const reg = summary.warmup?.wholeRunLatencies.register ?? {};
-  const svc = summary.warmup?.wholeRunLatencies["register.service"] ?? {};
+  const whole = summary.warmup?.wholeRunLatencies ?? summary.latencies;
+  const reg = whole.register ?? {};
+  const svc = whole["register.service"] ?? {};
   const steady = { register: summary.latencies.register ?? {}, service: summary.latencies["register.service"] ?? {} };
   return {
     loadAverage,
