@@ -47,12 +47,11 @@ function referenceByteRange(value: string) {
   const start = Number(m[1]);
   const end = m[2] === "*" ? "*" : Number(m[2]);
   const total = m[3] === "*" ? "*" : Number(m[3]);
-  if (!Number.isSafeInteger(start) || start < 1) return null;
-  if (end !== "*" && (!Number.isSafeInteger(end) || end < start - 1)) return null;
-  if (total !== "*" && !Number.isSafeInteger(total)) return null;
-  if (end !== "*" && total !== "*" && end > total) return null;
-  if (end === "*" && total !== "*" && start > total + 1) return null;
-  return { start, end, total };
+  // The same rules as one predicate, written independently of the module's checks.
+  const startOk = Number.isSafeInteger(start) && start >= 1;
+  const endOk = end === "*" || (Number.isSafeInteger(end) && end >= start - 1 && (total === "*" || end <= total));
+  const totalOk = total === "*" || (Number.isSafeInteger(total) && (end !== "*" || start <= total + 1));
+  return startOk && endOk && totalOk ? { start, end, total } : null;
 }
 
 describe("Byte-Range reader against the regex definition", () => {
