@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import { ExitCode, UserError } from "../errors.js";
+import { PERIOD_MS, warmupPeriods } from "../metrics/aggregator.js";
 import { loadScenarioFile, ScenarioError, formatProblem } from "../scenario/index.js";
 import type { PhasePlan, Plan } from "../scenario/plan.js";
 import { didYouMean, suggest } from "../scenario/did-you-mean.js";
@@ -107,7 +108,8 @@ export function resolveRunConfig(input: ResolveInput): RunConfig {
   const clients = int("clients", 1, LIMITS.clients, "1000");
   const durationMs = duration("duration", "60s");
   const warmupRaw = str("warmup");
-  const warmupMs = duration("warmup", "5s");
+  // `0` / `0s` turns a scenario's warm-up off; any other value is a duration like the others.
+  const warmupMs = warmupRaw && /^\s*0+(\.0+)?\s*(us|ms|s|m|h)?\s*$/i.test(String(warmupRaw.value)) ? 0 : duration("warmup", "5s");
   const rate = positive("rate", "100");
   const workersFlag = int("workers", 1, LIMITS.workers, "2");
   const transport = choice<SipTransportName>("transport", ["tcp", "udp"]) ?? RUN_DEFAULTS.transport;
@@ -163,10 +165,15 @@ export function resolveRunConfig(input: ResolveInput): RunConfig {
     const finalSeed = seed ?? plan.seed;
     const phases = durationMs === undefined ? plan.phases : fitPhases(plan.phases, durationMs);
     const finalDurationMs = phases.reduce((sum, p) => sum + p.durationMs, 0);
-    const finalWarmupMs = warmupMs ?? plan.warmupMs;
-    if (finalWarmupMs >= finalDurationMs) {
-      const source = warmupRaw ? warmupRaw.label : "The scenario's warmup";
-      problems.push(`${source} (${formatMs(finalWarmupMs)}) is as long as the whole run (${formatMs(finalDurationMs)}), so nothing would be measured: shorten the warm-up or lengthen the run.`);
+    // An invalid --warmup was reported above: the scenario's value is not judged in its name.
+    const finalWarmupMs = warmupMs ?? (warmupRaw ? 0 : plan.warmupMs);
+    const excludedMs = warmupPeriods(finalWarmupMs) * PERIOD_MS;
+    if (excludedMs >= finalDurationMs) {
+      const source = warmupMs !== undefined ? warmupRaw!.label : "The scenario's warmup";
+      const rounded = excludedMs !== finalWarmupMs ? `, rounded up to whole seconds: ${formatMs(excludedMs)}` : "";
+      problems.push(
+        `${source} (${formatMs(finalWarmupMs)}${rounded}) is not shorter than the whole run (${formatMs(finalDurationMs)}), so nothing would be measured: shorten the warm-up or lengthen the run.`,
+      );
     }
     finalPlan = {
       ...plan,

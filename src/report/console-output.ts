@@ -105,21 +105,22 @@ export function formatSummary(s: RunSummary, outDir?: string): string {
   for (const r of s.reasons) lines.push(`  ${r.message}`);
 
   const latencyNames = Object.keys(s.latencies);
-  if (latencyNames.length > 0) {
+  const wholeRun = s.warmup ? Object.entries(s.warmup.wholeRunLatencies).filter(([name]) => !name.endsWith(".service")) : [];
+  if (latencyNames.length > 0 || wholeRun.length > 0) {
     lines.push("", s.warmup ? `latency (ms), after the ${formatSeconds(s.warmup.seconds)} warm-up` : "latency (ms)");
-    const rows = [["metric", "count", "min", "mean", "p50", "p90", "p99", "p99.9", "max"]];
-    for (const name of latencyNames) {
-      const l = s.latencies[name]!;
-      rows.push([name, formatInt(l.count), ...[l.min, l.mean, l.p50, l.p90, l.p99, l.p999, l.max].map(formatMs)]);
+    if (latencyNames.length > 0) {
+      const rows = [["metric", "count", "min", "mean", "p50", "p90", "p99", "p99.9", "max"]];
+      for (const name of latencyNames) {
+        const l = s.latencies[name]!;
+        rows.push([name, formatInt(l.count), ...[l.min, l.mean, l.p50, l.p90, l.p99, l.p999, l.max].map(formatMs)]);
+      }
+      lines.push(...table(rows));
+    } else {
+      lines.push("  none: every sample fell in the warm-up");
     }
-    lines.push(...table(rows));
-    if (s.warmup) {
-      // The whole run beside, so what the warm-up hid is one glance away.
-      const whole = Object.entries(s.warmup.wholeRunLatencies)
-        .filter(([name]) => !name.endsWith(".service"))
-        .map(([name, l]) => `${name} p50 ${formatMs(l.p50)} p99 ${formatMs(l.p99)} max ${formatMs(l.max)}`);
-      if (whole.length > 0) lines.push(`  whole run, warm-up included: ${whole.join("; ")}`);
-    }
+    // The whole run beside, so what the warm-up left out is one glance away (also when that was everything).
+    const whole = wholeRun.map(([name, l]) => `${name} p50 ${formatMs(l.p50)} p99 ${formatMs(l.p99)} max ${formatMs(l.max)}`);
+    if (whole.length > 0) lines.push(`  whole run, warm-up included: ${whole.join("; ")}`);
   }
 
   const counterNames = Object.keys(s.counters);

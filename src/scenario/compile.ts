@@ -7,6 +7,7 @@
 import type { ErrorObject } from "ajv";
 import { LineCounter, parseDocument } from "yaml";
 import { parseDurationMs } from "../config/durations.js";
+import { PERIOD_MS, warmupPeriods } from "../metrics/aggregator.js";
 import { didYouMean } from "./did-you-mean.js";
 import type { AnswerPlan, PeerPlan, PhasePlan, Plan, ScenarioPlan, SizePlan, StepPlan, ThresholdPlan } from "./plan.js";
 import { ScenarioError, type ScenarioProblem } from "./scenario-error.js";
@@ -230,10 +231,13 @@ function checkRules(data: Data, locate: YamlLocator, add: (pos: Position, messag
     if (sumKnown && sum > 0) runMs = sum;
   }
   if (warmup === 0) add(locate.valuePosition(["warmup"]), "warmup must be longer than 0 (or left out): e.g. `warmup: 5s`");
-  if (warmup !== null && runMs !== null && runMs > 0 && warmup >= runMs) {
+  // Whole periods are left out (warmupPeriods rounds up): that must leave at least one.
+  const excludedMs = warmup === null ? 0 : warmupPeriods(warmup) * PERIOD_MS;
+  if (warmup !== null && runMs !== null && runMs > 0 && excludedMs >= runMs) {
+    const rounded = excludedMs !== warmup ? `, rounded up to whole seconds: ${formatMs(excludedMs)}` : "";
     add(
       locate.valuePosition(["warmup"]),
-      `warmup ${String(data.warmup)} is as long as the whole run (${formatMs(runMs)}), so nothing would be measured: shorten it`,
+      `warmup ${String(data.warmup)}${rounded} is not shorter than the whole run (${formatMs(runMs)}), so nothing would be measured: shorten it`,
     );
   }
 

@@ -232,7 +232,7 @@ export async function runMsrpThroughputBench({
       // The PF path keeps getting cheaper for a few GB: V8 optimizes, deoptimizes and re-optimizes
       // its code (and the clients') while type feedback settles, on helper threads that get little
       // CPU while both cores move bytes. Measured on this VM (64 KiB chunks, 200 MB messages): CPU
-      // per MB falls from ~2.5 to ~1.5-1.6 ms over 10-15 messages, with ±10 % noise between
+      // per MB falls from ~2.5-2.7 to ~1.5-1.6 ms over the first ~10 messages, with ±10 % noise between
       // neighbours — too noisy to detect the plateau reliably, so a fixed amount: pfWarmupMB of
       // untimed 64 KiB-chunk messages (the other PF rows run the same code with fewer chunks and
       // had their warm-up above); their CPU per MB is printed.

@@ -208,7 +208,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   for (const run of d.runs) {
     console.log(
       `20 ms injected delay at ${d.rate}/s (load average ${run.loadAverage}): register p50 ${run.registerP50Ms} ms, ` +
-        `p99 ${run.registerP99Ms} ms, min ${run.registerMinMs} ms (steady = the summary after --warmup 3s: p50 ${run.steadyP50Ms}, p99 ${run.steadyP99Ms}; ` +
+        `p99 ${run.registerP99Ms} ms, min ${run.registerMinMs} ms (steady = ${seconds > 1 ? "the summary after --warmup 3s" : "the whole run (--seconds 1: no warm-up)"}: p50 ${run.steadyP50Ms}, p99 ${run.steadyP99Ms}; ` +
         `service steady p50 ${run.steadyServiceP50Ms}, p99 ${run.steadyServiceP99Ms}, min ${run.serviceMinMs}; ` +
         `generator lag p99 ${run.generatorLagP99Ms} ms)`,
     );

@@ -157,15 +157,23 @@ describe("warm-up", () => {
     writeFileSync(file, "population: {clients: 1}\nduration: 10s\nwarmup: 4s\n");
     expect(resolveRunConfig({ scenarioFile: file, flags: {}, env: {}, now }).plan.warmupMs).toBe(4000);
     expect(resolveRunConfig({ scenarioFile: file, flags: { warmup: "2s" }, env: {}, now }).plan.warmupMs).toBe(2000);
+    // 0 turns the scenario's warm-up off, from the command line or the environment.
+    expect(resolveRunConfig({ scenarioFile: file, flags: { warmup: "0" }, env: {}, now }).plan.warmupMs).toBe(0);
+    expect(resolveRunConfig({ scenarioFile: file, flags: {}, env: { CPM_LOAD_WARMUP: "0s" }, now }).plan.warmupMs).toBe(0);
   });
 
   it("a warm-up as long as the run (after --duration) is refused with the fix", () => {
     expect(problemsOf(() => resolve({ warmup: "20s" }))).toEqual([
-      "--warmup (20s) is as long as the whole run (20s), so nothing would be measured: shorten the warm-up or lengthen the run.",
+      "--warmup (20s) is not shorter than the whole run (20s), so nothing would be measured: shorten the warm-up or lengthen the run.",
     ]);
     expect(problemsOf(() => resolve({ warmup: "5s", duration: "5s" }))).toEqual([
-      "--warmup (5s) is as long as the whole run (5s), so nothing would be measured: shorten the warm-up or lengthen the run.",
+      "--warmup (5s) is not shorter than the whole run (5s), so nothing would be measured: shorten the warm-up or lengthen the run.",
     ]);
+    // Whole seconds are left out: 2.5 s of a 3 s run is all of it.
+    expect(problemsOf(() => resolve({ warmup: "2500ms", duration: "3s" }))).toEqual([
+      "--warmup (2500ms, rounded up to whole seconds: 3s) is not shorter than the whole run (3s), so nothing would be measured: shorten the warm-up or lengthen the run.",
+    ]);
+    expect(resolve({ warmup: "2500ms", duration: "4s" }).plan.warmupMs).toBe(2500);
     expect(problemsOf(() => resolve({ warmup: "5" }))).toEqual([
       "--warmup '5' is not a duration: give a number with a unit (us, ms, s, m or h), e.g. --warmup 5s.",
     ]);
@@ -173,7 +181,11 @@ describe("warm-up", () => {
     const file = join(dir, "w.yaml");
     writeFileSync(file, "population: {clients: 1}\nduration: 10s\nwarmup: 4s\n");
     expect(problemsOf(() => resolveRunConfig({ scenarioFile: file, flags: { duration: "3s" }, env: {}, now }))).toEqual([
-      "The scenario's warmup (4s) is as long as the whole run (3s), so nothing would be measured: shorten the warm-up or lengthen the run.",
+      "The scenario's warmup (4s) is not shorter than the whole run (3s), so nothing would be measured: shorten the warm-up or lengthen the run.",
+    ]);
+    // An invalid --warmup is reported as such, and the scenario's value is not blamed in its name.
+    expect(problemsOf(() => resolveRunConfig({ scenarioFile: file, flags: { duration: "3s", warmup: "5" }, env: {}, now }))).toEqual([
+      "--warmup '5' is not a duration: give a number with a unit (us, ms, s, m or h), e.g. --warmup 5s.",
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Aggregator } from "../../src/metrics/aggregator.js";
+import { Aggregator, warmupPeriods } from "../../src/metrics/aggregator.js";
 import { createHistogram, latencyStats, type Histogram } from "../../src/metrics/histogram.js";
 import { Counter, Gauge, Latency, serviceTimeName } from "../../src/metrics/names.js";
 import { MetricsRecorder } from "../../src/metrics/recorder.js";
@@ -104,6 +104,10 @@ describe("Aggregator", () => {
     expect(totals.counters[Counter.registerSuccesses]).toBe(500);
     // Periods themselves are untouched: periods.csv and latency.hlog still show the warm-up.
     expect(agg.takeCompleted().map((m) => latencyStats(m.histograms[Latency.register]!).count)).toEqual([100, 100, 100, 100, 100]);
+  });
+
+  it("a warm-up covers whole periods, rounded up", () => {
+    expect([0, 1, 999, 1000, 1001, 2500, 3000].map(warmupPeriods)).toEqual([0, 1, 1, 1, 2, 3, 3]);
   });
 
   it("without a warm-up there are no separate whole-run histograms", () => {

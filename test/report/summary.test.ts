@@ -89,6 +89,8 @@ describe("buildSummary", () => {
     const s = buildSummary({ config, info, totals: agg.totals(), endedAtMs: info.t0Ms + 3000 });
     expect(s.status).toBe("failed");
     expect(s.thresholds[0]).toMatchObject({ ok: false, actual: null });
+    // The console still shows what was measured: the whole run, since nothing came after the warm-up.
+    expect(formatSummary(s)).toContain("latency (ms), after the 2.0s warm-up\n  none: every sample fell in the warm-up\n  whole run, warm-up included: register p50 1.00 p99 1.00 max 1.00");
     expect(s.reasons).toEqual([
       {
         kind: "threshold",

@@ -60,6 +60,27 @@ function expectEveryPeriodCovered(summary: RunSummary, rows: Array<Record<string
   for (let p = 0; p < summary.periods; p++) expect(periods.has(p), `period ${p} in periods.csv`).toBe(true);
 }
 
+describe("runLoadTest with a warm-up", () => {
+  it("--warmup 1500ms leaves the first 2 periods' latencies out of the summary; periods.csv, counters and the whole run keep them", async () => {
+    const cfg = config(hundredClients, { connection: "shared", warmup: "1500ms" });
+    const result = await runLoadTest(cfg, { write: () => {} });
+    expect(result.exitCode).toBe(ExitCode.ok);
+    const { summary, rows } = readResults(result.outDir);
+    expect(summary.warmup?.seconds).toBe(2);
+    const perPeriod = rows.filter((r) => r.metric === Latency.register && r.kind === "latency").map((r) => [Number(r.period), Number(r.count)] as const);
+    const inWarmup = perPeriod.filter(([p]) => p < 2).reduce((sum, [, n]) => sum + n, 0);
+    const after = perPeriod.filter(([p]) => p >= 2).reduce((sum, [, n]) => sum + n, 0);
+    // The population (100 first REGISTERs) comes up in the first second: inside the warm-up.
+    expect(inWarmup).toBeGreaterThanOrEqual(100);
+    expect(after).toBeGreaterThan(0);
+    expect(summary.latencies[Latency.register]!.count).toBe(after);
+    expect(summary.warmup!.wholeRunLatencies[Latency.register]!.count).toBe(inWarmup + after);
+    // Counters are never cut: every REGISTER of the run is counted.
+    expect(summary.warmup!.wholeRunLatencies[Latency.register]!.count).toBe(summary.counters[Counter.registerSuccesses]);
+    expectConsistentCounts(summary, 100);
+  });
+});
+
 describe("runLoadTest against the embedded server", () => {
   it("runs 100 clients on 2 workers (per-client TCP), writes the four result files, and the counts add up", async () => {
     const cfg = config(hundredClients, { connection: "per-client", transport: "tcp" });

@@ -61,12 +61,16 @@ describe("valid scenarios compile to a Plan", () => {
 
   it("warmup: compiled to ms; as long as the run, 0 or without a unit is refused where it is written", () => {
     expect(compileScenario("population: {clients: 1}\nduration: 10s\nwarmup: 3s\n", "x.yaml").warmupMs).toBe(3000);
-    expect(compileScenario("population: {clients: 1}\nphases:\n  - {duration: 2s}\n  - {duration: 3s}\nwarmup: 4500ms\n", "x.yaml").warmupMs).toBe(4500);
+    expect(compileScenario("population: {clients: 1}\nphases:\n  - {duration: 2s}\n  - {duration: 3s}\nwarmup: 3500ms\n", "x.yaml").warmupMs).toBe(3500);
     expect(problems("population: {clients: 1}\nduration: 10s\nwarmup: 10s\n")).toEqual([
-      "x.yaml:3:9: warmup 10s is as long as the whole run (10s), so nothing would be measured: shorten it",
+      "x.yaml:3:9: warmup 10s is not shorter than the whole run (10s), so nothing would be measured: shorten it",
     ]);
     expect(problems("population: {clients: 1}\nphases:\n  - {duration: 2s}\nwarmup: 5s\n")).toEqual([
-      "x.yaml:4:9: warmup 5s is as long as the whole run (2s), so nothing would be measured: shorten it",
+      "x.yaml:4:9: warmup 5s is not shorter than the whole run (2s), so nothing would be measured: shorten it",
+    ]);
+    // Whole periods are left out: 4.5 s of a 5 s run is all of it.
+    expect(problems("population: {clients: 1}\nphases:\n  - {duration: 2s}\n  - {duration: 3s}\nwarmup: 4500ms\n")).toEqual([
+      "x.yaml:5:9: warmup 4500ms, rounded up to whole seconds: 5s is not shorter than the whole run (5s), so nothing would be measured: shorten it",
     ]);
     expect(problems("population: {clients: 1}\nduration: 10s\nwarmup: 0s\n")).toEqual([
       "x.yaml:3:9: warmup must be longer than 0 (or left out): e.g. `warmup: 5s`",

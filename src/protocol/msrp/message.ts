@@ -131,19 +131,35 @@ export function getMsrpHeader(m: { headers: MsrpHeaderList }, name: string): str
   }
   // Parsed headers carry canonical names, so this second pass rarely matches (a missing header
   // is the common case here): only names of the same length are compared, without lower-casing
-  // (a fresh string per header per lookup, several lookups per chunk).
+  // (a fresh string per header per lookup, several lookups per chunk). Names outside ASCII (never
+  // on the wire, where names are tokens; possible in code) are compared lower-cased, as
+  // setMsrpHeader and removeMsrpHeader compare them.
+  if (!isAscii(name)) {
+    const lower = name.toLowerCase();
+    for (const [n, v] of m.headers) {
+      if (n.length === lower.length && n.toLowerCase() === lower) return v;
+    }
+    return undefined;
+  }
   for (const [n, v] of m.headers) {
-    if (n.length === name.length && equalsIgnoringAsciiCase(n, name)) return v;
+    if (n.length === name.length && sameNameIgnoringCase(n, name)) return v;
   }
   return undefined;
 }
 
-/** Header names are ASCII tokens: compared case-insensitively without making strings. */
-function equalsIgnoringAsciiCase(a: string, b: string): boolean {
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** `a.toLowerCase() === b.toLowerCase()` for `b` ASCII and `a` of its length, without new strings while `a` is ASCII too. */
+function sameNameIgnoringCase(a: string, b: string): boolean {
   for (let i = 0; i < a.length; i++) {
     const x = a.charCodeAt(i);
     const y = b.charCodeAt(i);
     if (x === y) continue;
+    // A non-ASCII character can still lower-case to an ASCII one (U+212A KELVIN SIGN → k).
+    if (x > 0x7f) return a.toLowerCase() === b.toLowerCase();
     // ASCII letters differ by 0x20 between cases; anything else must match exactly.
     if ((x | 0x20) !== (y | 0x20) || (x | 0x20) < 97 || (x | 0x20) > 122) return false;
   }

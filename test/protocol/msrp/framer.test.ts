@@ -11,6 +11,7 @@ import {
   parseMsrpMessage,
   parseStatusHeader,
   serializeMsrp,
+  setMsrpHeader,
 } from "../../../src/protocol/msrp/index.js";
 import { cutAt } from "../../support/cut-at.js";
 import { fixture, MSRP_FIXTURES } from "./fixtures.js";
@@ -191,6 +192,15 @@ describe("getMsrpHeader", () => {
     expect(getMsrpHeader(m, "X-`")).toBeUndefined(); // '@' and '`' differ by 0x20 but are not letters
     expect(getMsrpHeader(m, "Content-Type")).toBeUndefined();
     expect(getMsrpHeader(m, "Message-I")).toBeUndefined();
+  });
+
+  it("compares names outside ASCII lower-cased, as setMsrpHeader does", () => {
+    const m = { headers: [["X-É", "v"], ["\u212A", "kelvin"]] as [string, string][] };
+    expect(getMsrpHeader(m, "x-é")).toBe("v");
+    expect(getMsrpHeader(m, "k")).toBe("kelvin"); // U+212A KELVIN SIGN lower-cases to "k"
+    setMsrpHeader(m, "x-é", "w");
+    expect(getMsrpHeader(m, "X-É")).toBe("w");
+    expect(getMsrpHeader(m, "x-é")).toBe("w");
   });
 });
 
