@@ -12,6 +12,11 @@ export function parseDurationMs(input: string | number): number | null {
   return Number(match[1]) * UNIT_MS[match[2] ?? "ms"]!;
 }
 
+/** A duration as the scenario language writes it: 5000 → "5s", 1500 → "1500ms". */
+export function formatDurationMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
 /** A response delay: fixed, uniform(min,max), normal(mean,stddev) or exponential(mean); all in ms. */
 export type DelaySpec =
   | { kind: "fixed"; ms: number }

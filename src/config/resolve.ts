@@ -12,7 +12,7 @@ import { loadScenarioFile, ScenarioError, formatProblem } from "../scenario/inde
 import type { PhasePlan, Plan } from "../scenario/plan.js";
 import { didYouMean, suggest } from "../scenario/did-you-mean.js";
 import { userTemplateIsPerClient } from "../scenario/templates.js";
-import { parseDelaySpec, parseDurationMs } from "./durations.js";
+import { formatDurationMs, parseDelaySpec, parseDurationMs } from "./durations.js";
 import type { ConnectionModel, RunConfig, SipTransportName, TargetConfig, UserCredential } from "./run-config.js";
 import { OTHER_ENV_VARIABLES, RUN_DEFAULTS, RUN_OPTIONS, type RunFlags, type RunOptionName } from "./run-options.js";
 import { parseTarget } from "./target.js";
@@ -109,7 +109,7 @@ export function resolveRunConfig(input: ResolveInput): RunConfig {
   const durationMs = duration("duration", "60s");
   const warmupRaw = str("warmup");
   // `0` / `0s` turns a scenario's warm-up off; any other value is a duration like the others.
-  const warmupMs = warmupRaw && /^\s*0+(\.0+)?\s*(us|ms|s|m|h)?\s*$/i.test(String(warmupRaw.value)) ? 0 : duration("warmup", "5s");
+  const warmupMs = warmupRaw && parseDurationMs(String(warmupRaw.value)) === 0 ? 0 : duration("warmup", "5s");
   const rate = positive("rate", "100");
   const workersFlag = int("workers", 1, LIMITS.workers, "2");
   const transport = choice<SipTransportName>("transport", ["tcp", "udp"]) ?? RUN_DEFAULTS.transport;
@@ -170,9 +170,9 @@ export function resolveRunConfig(input: ResolveInput): RunConfig {
     const excludedMs = warmupPeriods(finalWarmupMs) * PERIOD_MS;
     if (excludedMs >= finalDurationMs) {
       const source = warmupMs !== undefined ? warmupRaw!.label : "The scenario's warmup";
-      const rounded = excludedMs !== finalWarmupMs ? `, rounded up to whole seconds: ${formatMs(excludedMs)}` : "";
+      const rounded = excludedMs !== finalWarmupMs ? `, rounded up to whole seconds: ${formatDurationMs(excludedMs)}` : "";
       problems.push(
-        `${source} (${formatMs(finalWarmupMs)}${rounded}) is not shorter than the whole run (${formatMs(finalDurationMs)}), so nothing would be measured: shorten the warm-up or lengthen the run.`,
+        `${source} (${formatDurationMs(finalWarmupMs)}${rounded}) is not shorter than the whole run (${formatDurationMs(finalDurationMs)}), so nothing would be measured: shorten the warm-up or lengthen the run.`,
       );
     }
     finalPlan = {
@@ -242,11 +242,6 @@ export function runConfigWarnings(config: RunConfig): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/** 5000 → "5s", 1500 → "1500ms". */
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
 
 function configError(problems: string[]): UserError {
   if (problems.length === 1) return new UserError(problems[0]!, ExitCode.usage);

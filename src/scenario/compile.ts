@@ -6,7 +6,7 @@
  */
 import type { ErrorObject } from "ajv";
 import { LineCounter, parseDocument } from "yaml";
-import { parseDurationMs } from "../config/durations.js";
+import { formatDurationMs as formatMs, parseDurationMs } from "../config/durations.js";
 import { PERIOD_MS, warmupPeriods } from "../metrics/aggregator.js";
 import { didYouMean } from "./did-you-mean.js";
 import type { AnswerPlan, PeerPlan, PhasePlan, Plan, ScenarioPlan, SizePlan, StepPlan, ThresholdPlan } from "./plan.js";
@@ -44,7 +44,6 @@ type Data = Record<string, unknown>;
 const isObject = (v: unknown): v is Data => typeof v === "object" && v !== null && !Array.isArray(v);
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 const durationOf = (v: unknown): number | null => (typeof v === "string" && /[a-z]\s*$/.test(v) ? parseDurationMs(v) : null);
-const formatMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 
 export function compileScenario(text: string, fileName: string): Plan {
   const lines = new LineCounter();
