@@ -317,7 +317,7 @@ export class CpmSession {
     if (msg.stream !== undefined) {
       contentBytes = msg.stream.size;
       const head = cpimHead(envelope, contentBytes);
-      result = await ms.send(patternStream(head, contentBytes, msg.stream.offset), { ...options, totalBytes: head.length + contentBytes });
+      result = await ms.send(patternStream(head, contentBytes, msg.stream.offset, msg.chunkSize ?? ms.chunkSize), { ...options, totalBytes: head.length + contentBytes });
     } else {
       const content = msg.content ?? Buffer.alloc(0);
       contentBytes = content.length;

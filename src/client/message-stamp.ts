@@ -25,6 +25,7 @@ import {
   parseCpim,
   serializeCpim,
 } from "../protocol/cpim/index.js";
+import { vouchForBytes } from "../protocol/msrp/transaction-id.js";
 
 export const CPMLOAD_NS_URN = "urn:cpm-load:1";
 export const CPMLOAD_NS_PREFIX = "cpmload";
@@ -169,12 +170,15 @@ export function readControl(content: Buffer): ControlAction | undefined {
 /** 1 MiB of seeded printable bytes; payloads are views of it. */
 const PATTERN_BYTES = 1 << 20;
 const ALPHABET = Buffer.from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,-", "latin1");
-let pattern: Buffer | undefined;
+/**
+ * The pattern written twice in a row: any run of up to PATTERN_BYTES payload bytes, wherever it
+ * starts in the pattern, is one contiguous view of it — no payload is ever copied to wrap around.
+ */
+let patternTwice: Buffer | undefined;
 
-/** The payload pattern (the same in every thread and run: a fixed-seed xorshift). */
-export function payloadPattern(): Buffer {
-  if (pattern) return pattern;
-  const p = Buffer.allocUnsafe(PATTERN_BYTES);
+function pattern2(): Buffer {
+  if (patternTwice) return patternTwice;
+  const p = Buffer.allocUnsafe(2 * PATTERN_BYTES);
   let x = 0x9e3779b9;
   for (let i = 0; i < PATTERN_BYTES; i++) {
     x ^= x << 13;
@@ -182,8 +186,17 @@ export function payloadPattern(): Buffer {
     x ^= x << 5;
     p[i] = ALPHABET[(x >>> 0) % ALPHABET.length]!;
   }
-  pattern = p;
+  p.copy(p, PATTERN_BYTES, 0, PATTERN_BYTES);
+  // Never written again: the MSRP sender need not scan its views for end-lines (no run of seven
+  // hyphens occurs in it; vouchForBytes checks that once).
+  vouchForBytes(p);
+  patternTwice = p;
   return p;
+}
+
+/** The payload pattern (the same in every thread and run: a fixed-seed xorshift). */
+export function payloadPattern(): Buffer {
+  return pattern2().subarray(0, PATTERN_BYTES);
 }
 
 /** Where in the pattern a payload starts, drawn from the iteration's seeded PRNG. */
@@ -191,11 +204,11 @@ export function payloadOffset(random: () => number): number {
   return Math.min(PATTERN_BYTES - 1, Math.floor(random() * PATTERN_BYTES));
 }
 
-/** `size` payload bytes starting at `offset` in the pattern (wrapping): a view when it fits, else one copy. */
+/** `size` payload bytes starting at `offset` in the pattern (wrapping): a view up to 1 MiB, else one copy. */
 export function payloadBytes(size: number, offset: number): Buffer {
-  const p = payloadPattern();
+  const p = pattern2();
   const start = offset % PATTERN_BYTES;
-  if (start + size <= PATTERN_BYTES) return p.subarray(start, start + size);
+  if (size <= PATTERN_BYTES) return p.subarray(start, start + size);
   const out = Buffer.allocUnsafe(size);
   let written = 0;
   let at = start;
@@ -209,19 +222,32 @@ export function payloadBytes(size: number, offset: number): Buffer {
 }
 
 /**
- * A message streamed without materialising it: `head`, then `size` payload bytes as views of
- * the pattern (at most `pieceBytes` each). The MSRP chunker cuts it into chunks.
+ * A message streamed without materialising it: `head`, then `size` payload bytes starting at
+ * `offset` in the pattern, as pieces of `pieceBytes` (the last one shorter). Give it the MSRP chunk
+ * size: every piece is then exactly one chunk's body and, past the head, a view of the pattern, so
+ * the chunker copies nothing. The sender scans each chunk for its end-line (RFC 4975 §7.1), and
+ * scanning a view of this 2 MiB pattern reads memory that stays in the CPU's cache, while a
+ * materialised 50 MB message would come from main memory chunk after chunk. Only the pieces the
+ * head reaches into (usually the first), and pieces larger than the pattern, are put together in
+ * a copy.
  */
 export function* patternStream(head: Buffer, size: number, offset: number, pieceBytes = 256 * 1024): Generator<Buffer> {
-  if (head.length > 0) yield head;
-  const p = payloadPattern();
-  let left = size;
-  let at = offset % PATTERN_BYTES;
-  while (left > 0) {
-    const n = Math.min(left, pieceBytes, PATTERN_BYTES - at);
-    yield p.subarray(at, at + n);
-    left -= n;
-    at = (at + n) % PATTERN_BYTES;
+  const p = pattern2();
+  const piece = Math.max(1, Math.floor(pieceBytes));
+  const total = head.length + size;
+  const start = offset % PATTERN_BYTES;
+  for (let from = 0; from < total; from += piece) {
+    const to = Math.min(total, from + piece);
+    if (from >= head.length && to - from <= PATTERN_BYTES) {
+      const at = (start + from - head.length) % PATTERN_BYTES;
+      yield p.subarray(at, at + (to - from));
+      continue;
+    }
+    const out = Buffer.allocUnsafe(to - from);
+    let filled = 0;
+    if (from < head.length) filled = head.copy(out, 0, from, Math.min(head.length, to));
+    if (filled < out.length) payloadBytes(out.length - filled, start + from + filled - head.length).copy(out, filled);
+    yield out;
   }
 }
 

@@ -13,8 +13,13 @@
  * MSRP rows are compared with raw TCP both ways (the issue's anchor is "raw TCP": the default
  * reads are what any Node program gets, the reused buffer is the fastest raw TCP we know of) and
  * with the byte relay that reads as they do.
- * MSRP rows, one message of --mb MB in 64 KiB chunks, timed from send() to the receiver's
- * 'message' event (every byte delivered):
+ * What is sent (large-content.mjs): the content a virtual client's largeMessage step sends (a
+ * CPIM head, then --mb MB of the seeded payload pattern, as views of it; the MSRP sender knows that
+ * pattern holds no end-line and does not scan it again), the same bytes for every anchor. Two more
+ * rows send --mb MB of random bytes in one Buffer (a compressed file or an image), over raw TCP and
+ * via the PF: content the sender did not make, which it scans for each chunk's end-line.
+ * MSRP rows, one message in 64 KiB chunks, timed from send() to the receiver's 'message' event
+ * (every byte delivered):
  * - via the PF: the real embedded server (createCpmServer) in a worker thread, a largemsg session
  *   set up over SIP, MSRP anchored at the PF and relayed chunk by chunk
  *   (test/server/bench/pf-large-message.mjs) — the figure the issue asks for;
@@ -31,13 +36,14 @@
  * machine, where wall-clock MB/s moves with whatever else runs.
  *
  * Usage: node test/bench/msrp-throughput.mjs [--mb 200] [--chunk 65536] [--pf-large-chunk 1048576] [--reps 5] [--warmup-mb 200]
- *          [--pf-warmup-mb 3000] [--no-pf]
+ *          [--pf-warmup-mb 3000] [--no-pf] [--no-random]
  * Library use: import { runMsrpThroughputBench } from "./msrp-throughput.mjs"
  */
 import { createServer, connect } from "node:net";
 import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { clientLargeMessage, randomBytesMessage } from "./large-content.mjs";
 
 const root = new URL("../../", import.meta.url);
 const distDir = process.env.MSRP_DIST ? pathToFileURL(`${process.env.MSRP_DIST.replace(/\/$/, "")}/`) : new URL("dist/", root);
@@ -73,20 +79,17 @@ async function sink(total, reused = false) {
   return { port: server.address().port, received, close: () => new Promise((r) => server.close(r)) };
 }
 
-/** Writes `buf` to `port` in 1 MiB pieces with the usual drain backpressure; times it into the sink. */
-async function pumpTcp(buf, port, done) {
+/** Writes the content to `port` in 1 MiB pieces with the usual drain backpressure; times it into the sink. */
+async function pumpTcp(content, port, done) {
   const c = connect(port, "127.0.0.1");
   c.setNoDelay(true);
   await new Promise((r) => c.once("connect", r));
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
-  let off = 0;
-  const piece = 1024 * 1024;
+  const pieces = content.pieces(1024 * 1024)[Symbol.iterator]();
   const pump = () => {
-    while (off < buf.length) {
-      const ok = c.write(buf.subarray(off, off + piece));
-      off += piece;
-      if (!ok) return void c.once("drain", pump);
+    for (let next = pieces.next(); !next.done; next = pieces.next()) {
+      if (!c.write(next.value)) return void c.once("drain", pump);
     }
   };
   pump();
@@ -96,17 +99,17 @@ async function pumpTcp(buf, port, done) {
   return { s: Number(t1 - t0) / 1e9, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-async function rawTcp(buf, reused = false) {
-  const s = await sink(buf.length, reused);
-  const r = await pumpTcp(buf, s.port, s.received);
+async function rawTcp(content, reused = false) {
+  const s = await sink(content.totalBytes, reused);
+  const r = await pumpTcp(content, s.port, s.received);
   await s.close();
   return r;
 }
 
-async function byteRelay(buf, relayHost, reused = false) {
-  const s = await sink(buf.length, reused);
+async function byteRelay(content, relayHost, reused = false) {
+  const s = await sink(content.totalBytes, reused);
   const port = await relayHost.byteRelay(s.port, reused);
-  const r = await pumpTcp(buf, port, s.received);
+  const r = await pumpTcp(content, port, s.received);
   await s.close();
   return r;
 }
@@ -150,8 +153,8 @@ async function relayWorker(m, maxMessageBytes) {
 }
 
 /** One message sender → (relay) → receiver; returns seconds from send() to delivery. */
-async function msrpOnce(m, body, chunkSize, mode, relayHost, keepBodies = false) {
-  const maxMessageBytes = body.length + 1024;
+async function msrpOnce(m, content, chunkSize, mode, relayHost, keepBodies = false) {
+  const maxMessageBytes = content.totalBytes + 1024;
   const senderEp = await m.createMsrpEndpoint();
   const receiverEp = await m.createMsrpEndpoint({ sessionDefaults: { maxMessageBytes, keepBodies } });
   const receiver = receiverEp.createSession({ setup: "passive" });
@@ -173,12 +176,12 @@ async function msrpOnce(m, body, chunkSize, mode, relayHost, keepBodies = false)
   const delivered = new Promise((resolve) => receiver.once("message", (msg) => resolve({ t: process.hrtime.bigint(), msg })));
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
-  const result = await sender.send(body, { contentType: "application/octet-stream", chunkSize });
+  const result = await sender.send(content.source(chunkSize), { contentType: "application/octet-stream", chunkSize, totalBytes: content.totalBytes });
   const { t, msg } = await delivered;
   const cpu = process.cpuUsage(c0);
   if (!result.ok) throw new Error(`send failed: ${result.error?.message}`);
-  if (msg.size !== body.length) throw new Error(`got ${msg.size} of ${body.length} bytes`);
-  if (keepBodies && !msg.body.equals(body)) throw new Error("corrupted message");
+  if (msg.size !== content.totalBytes) throw new Error(`got ${msg.size} of ${content.totalBytes} bytes`);
+  if (keepBodies && !msg.body.equals(Buffer.concat([...content.pieces(1024 * 1024)]))) throw new Error("corrupted message");
   await Promise.all([senderEp.close(), receiverEp.close(), relayEp?.close()]);
   return { s: Number(t - t0) / 1e9, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
@@ -191,11 +194,14 @@ export async function runMsrpThroughputBench({
   warmupMB = 200,
   pfLargeChunk = 1024 * 1024,
   pfWarmupMB = 3000,
+  randomBytes = true,
 } = {}) {
   const m = await import(msrpUrl);
-  const body = Buffer.alloc(Math.round(mb * MB));
-  for (let i = 0; i < body.length; i += 4096) body[i] = i & 0xff;
-  const messageMB = body.length / MB;
+  // The headline content is what the tool itself sends in a largeMessage step; random bytes in
+  // main memory show what content the sender did not make costs it (large-content.mjs).
+  const content = await clientLargeMessage(mb, distDir);
+  const randomContent = randomBytes ? randomBytesMessage(mb) : undefined;
+  const messageMB = content.totalBytes / MB;
   /**
    * Untimed warm-up runs of each row, at least `warmupMB` in all (the JIT and the heap settle: the
    * first 100-200 MB cost up to twice the CPU of later ones). Then `reps` rounds, each running the
@@ -204,23 +210,26 @@ export async function runMsrpThroughputBench({
    * memory handed back to it and faulted in again), so a ratio is only meaningful between runs
    * made moments apart. Each row reports its best MB/s, its median CPU per MB, and the median
    * (and range) over the rounds of its ratio to the raw run and to the byte-relay run of the
-   * same round.
+   * same round (rows sending random bytes: to the raw run that sends those bytes).
    */
   const warmups = warmupMB > 0 ? Math.ceil(warmupMB / mb) : 0;
-  const relayHost = await relayWorker(m, body.length + 1024);
+  const relayHost = await relayWorker(m, content.totalBytes + 1024);
   const pfHarness = pf ? await (await import(new URL("../server/bench/pf-large-message.mjs", import.meta.url).href)).openPfHarness() : undefined;
-  const viaPf = async (size, failureReport) => {
-    const r = await pfHarness.sendOne(body, size, failureReport);
-    return { s: messageMB / r.mbps, cpuMs: r.cpuMsPerMB * messageMB, peakExtraBytes: r.peakExtraBytes };
+  const viaPf = async (what, size, failureReport) => {
+    const r = await pfHarness.sendOne(what, size, failureReport);
+    const whatMB = what.totalBytes / MB;
+    return { s: whatMB / r.mbps, cpuMs: r.cpuMsPerMB * whatMB, peakExtraBytes: r.peakExtraBytes };
   };
   const interleaved = [
-    ["raw", () => rawTcp(body)],
-    ["rawReused", () => rawTcp(body, true)],
-    ["byteRelay", () => byteRelay(body, relayHost)],
-    ["byteRelayReused", () => byteRelay(body, relayHost, true)],
-    ...(pf ? [["pf", () => viaPf(chunkSize)]] : []),
-    ...(pf ? [["pfPartial", () => viaPf(chunkSize, "partial")]] : []),
-    ...(pf && pfLargeChunk > 0 && pfLargeChunk !== chunkSize ? [["pfLarge", () => viaPf(pfLargeChunk)]] : []),
+    ["raw", () => rawTcp(content)],
+    ["rawReused", () => rawTcp(content, true)],
+    ["byteRelay", () => byteRelay(content, relayHost)],
+    ["byteRelayReused", () => byteRelay(content, relayHost, true)],
+    ...(pf ? [["pf", () => viaPf(content, chunkSize)]] : []),
+    ...(pf ? [["pfPartial", () => viaPf(content, chunkSize, "partial")]] : []),
+    ...(pf && pfLargeChunk > 0 && pfLargeChunk !== chunkSize ? [["pfLarge", () => viaPf(content, pfLargeChunk)]] : []),
+    ...(randomContent ? [["rawRandom", () => rawTcp(randomContent)]] : []),
+    ...(pf && randomContent ? [["pfRandom", () => viaPf(randomContent, chunkSize)]] : []),
   ];
   const runs = Object.fromEntries(interleaved.map(([name]) => [name, []]));
   let relayWorker_;
@@ -245,28 +254,30 @@ export async function runMsrpThroughputBench({
     for (let round = 0; round < reps; round++) {
       for (const [name, fn] of interleaved) runs[name].push(await fn());
     }
-    relayWorker_ = await best(() => msrpOnce(m, body, chunkSize, "relay-worker", relayHost), warmups, reps, messageMB);
+    relayWorker_ = await best(() => msrpOnce(m, content, chunkSize, "relay-worker", relayHost), warmups, reps, messageMB);
   } finally {
     await relayHost.close();
     await pfHarness?.close();
   }
   const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  const summarise = (name) => {
+  const summarise = (name, rowMB = messageMB, rawAnchor = "raw") => {
     const rs = runs[name];
-    const mbPerSec = rs.map((r) => messageMB / r.s);
+    const mbPerSec = rs.map((r) => rowMB / r.s);
     const perRound = (anchor) => rs.map((r, i) => runs[anchor][i].s / r.s);
-    const vsRaw = perRound("raw");
-    const vsRawReused = perRound("rawReused");
-    const vsBytes = perRound("byteRelayReused");
+    const vsRaw = perRound(rawAnchor);
+    // The other anchors send the client's content: no ratio for rows that send other bytes.
+    const sameBytes = rawAnchor === "raw";
+    const vsRawReused = sameBytes ? perRound("rawReused") : [];
+    const vsBytes = sameBytes ? perRound("byteRelayReused") : [];
     return {
       mbPerSec: Math.max(...mbPerSec),
-      cpuMsPerMB: median(rs.map((r) => r.cpuMs)) / messageMB,
+      cpuMsPerMB: median(rs.map((r) => r.cpuMs)) / rowMB,
       ratio: {
         raw: median(vsRaw),
         rawRange: [Math.min(...vsRaw), Math.max(...vsRaw)],
-        rawReused: median(vsRawReused),
-        rawReusedRange: [Math.min(...vsRawReused), Math.max(...vsRawReused)],
-        byteRelay: median(vsBytes),
+        ...(sameBytes
+          ? { rawReused: median(vsRawReused), rawReusedRange: [Math.min(...vsRawReused), Math.max(...vsRawReused)], byteRelay: median(vsBytes) }
+          : {}),
       },
       rounds: mbPerSec.map((x) => Math.round(x)),
       ...(rs[0].peakExtraBytes !== undefined ? { peakExtraBytes: Math.max(...rs.map((r) => r.peakExtraBytes)) } : {}),
@@ -279,9 +290,12 @@ export async function runMsrpThroughputBench({
   const msrpPf = pf ? { chunkSize, ...summarise("pf") } : undefined;
   const msrpPfPartial = pf ? { chunkSize, ...summarise("pfPartial") } : undefined;
   const msrpPfLarge = runs.pfLarge ? { chunkSize: pfLargeChunk, ...summarise("pfLarge") } : undefined;
-  const relaySameThread = await best(() => msrpOnce(m, body, chunkSize, "relay-same-thread"), warmups, reps, messageMB);
-  const direct = await best(() => msrpOnce(m, body, chunkSize, "direct"), warmups, reps, messageMB);
-  const directAssembled = await best(() => msrpOnce(m, body, chunkSize, "direct", undefined, true), warmups, reps, messageMB);
+  const randomMB = randomContent ? randomContent.totalBytes / MB : 0;
+  const rawRandom = runs.rawRandom ? summarise("rawRandom", randomMB, "rawRandom") : undefined;
+  const msrpPfRandom = runs.pfRandom ? { chunkSize, ...summarise("pfRandom", randomMB, "rawRandom") } : undefined;
+  const relaySameThread = await best(() => msrpOnce(m, content, chunkSize, "relay-same-thread"), warmups, reps, messageMB);
+  const direct = await best(() => msrpOnce(m, content, chunkSize, "direct"), warmups, reps, messageMB);
+  const directAssembled = await best(() => msrpOnce(m, content, chunkSize, "direct", undefined, true), warmups, reps, messageMB);
   // Rows outside the rounds are compared with the best raw and byte-relay runs.
   const vs = (x) => ({ raw: x.mbPerSec / raw.mbPerSec, rawReused: x.mbPerSec / rawReused.mbPerSec, byteRelay: x.mbPerSec / bytes.mbPerSec });
   return {
@@ -298,6 +312,8 @@ export async function runMsrpThroughputBench({
     msrpPf,
     msrpPfPartial,
     msrpPfLarge,
+    rawTcpRandom: rawRandom,
+    msrpPfRandom,
     msrpRelayWorker: relayWorker_,
     msrpRelaySameThread: relaySameThread,
     msrpDirect: direct,
@@ -305,6 +321,7 @@ export async function runMsrpThroughputBench({
     ratios: {
       ...(msrpPf ? { pf: msrpPf.ratio, pfPartial: msrpPfPartial.ratio } : {}),
       ...(msrpPfLarge ? { pfLarge: msrpPfLarge.ratio } : {}),
+      ...(msrpPfRandom ? { pfRandom: msrpPfRandom.ratio } : {}),
       relayWorker: vs(relayWorker_),
       relaySameThread: vs(relaySameThread),
       direct: vs(direct),
@@ -332,12 +349,14 @@ export function formatMsrpThroughput(r) {
       `  ${name.padEnd(72)} ${x.mbPerSec.toFixed(0).padStart(6)} MB/s  ${x.cpuMsPerMB.toFixed(2).padStart(5)} CPU-ms/MB` +
         (ratio === undefined
           ? ""
-          : `  ${ratio.raw.toFixed(2)}x raw${range(ratio.rawRange)}  ${ratio.rawReused.toFixed(2)}x raw 1 MiB reads${range(ratio.rawReusedRange)}  ${ratio.byteRelay.toFixed(2)}x byte relay`),
+          : `  ${ratio.raw.toFixed(2)}x raw${range(ratio.rawRange)}` +
+            (ratio.rawReused === undefined ? "" : `  ${ratio.rawReused.toFixed(2)}x raw 1 MiB reads${range(ratio.rawReusedRange)}  ${ratio.byteRelay.toFixed(2)}x byte relay`)),
     );
   const range = (r) => (r ? ` [${r.map((v) => v.toFixed(2)).join("–")}]` : "");
   const kib = (n) => (n % 1048576 === 0 ? `${n / 1048576} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`);
   const c = `, ${kib(r.chunkSize)} chunks`;
-  lines.push(`MSRP throughput, one ${r.messageMB} MB message, after warm-up runs. Rows marked * ran in ${r.reps} interleaved rounds`);
+  lines.push(`MSRP throughput, one ${r.messageMB.toFixed(0)} MB message (the client's large-message content unless said otherwise), after warm-up runs.`);
+  lines.push(`Rows marked * ran in ${r.reps} interleaved rounds`);
   lines.push("(anchors and PF rows back to back): best MB/s, median CPU of the whole process per MB, and the median [range] over the");
   lines.push("rounds of the ratio to the anchor runs of the same round: raw TCP with Node's default reads, raw TCP reading into a reused");
   lines.push("1 MiB buffer (as cpm-load's MSRP sockets do), and the byte relay reading that way. Other rows: best runs against the best anchors.");
@@ -348,16 +367,18 @@ export function formatMsrpThroughput(r) {
   if (r.msrpPf) row(`* MSRP client→PF (embedded server, worker thread)→client${c}`, r.msrpPf, r.ratios.pf);
   if (r.msrpPfPartial) row(`* MSRP client→PF (embedded server, worker thread)→client${c}, Failure-Report partial`, r.msrpPfPartial, r.ratios.pfPartial);
   if (r.msrpPfLarge) row(`* MSRP client→PF (embedded server, worker thread)→client, ${kib(r.msrpPfLarge.chunkSize)} chunks`, r.msrpPfLarge, r.ratios.pfLarge);
+  if (r.rawTcpRandom) row("* raw TCP, one hop, Node's default reads: random bytes in one Buffer", r.rawTcpRandom);
+  if (r.msrpPfRandom) row(`* MSRP client→PF→client${c}: the same random bytes (vs the raw row above)`, r.msrpPfRandom, r.ratios.pfRandom);
   row(`MSRP client→relay (library bridge, worker thread)→client${c}`, r.msrpRelayWorker, r.ratios.relayWorker);
   row(`MSRP client→relay→client, one thread${c}`, r.msrpRelaySameThread, r.ratios.relaySameThread);
   row(`MSRP client→client direct${c}`, r.msrpDirect, r.ratios.direct);
   row(`MSRP client→client direct, receiver keeps the body${c}`, r.msrpDirectAssembled, r.ratios.directAssembled);
   if (r.pfWarmupCpuMsPerMB?.length > 0) {
-    lines.push(`  (PF warm-up, CPU-ms/MB of each untimed ${r.messageMB} MB message in ${kib(r.chunkSize)} chunks: ${r.pfWarmupCpuMsPerMB.join(" ")})`);
+    lines.push(`  (PF warm-up, CPU-ms/MB of each untimed ${r.messageMB.toFixed(0)} MB message in ${kib(r.chunkSize)} chunks: ${r.pfWarmupCpuMsPerMB.join(" ")})`);
   }
   if (r.msrpPf?.peakExtraBytes !== undefined) {
     const peak = Math.max(r.msrpPf.peakExtraBytes, r.msrpPfLarge?.peakExtraBytes ?? 0);
-    lines.push(`  (via the PF: peak ArrayBuffer memory in flight ${(peak / 1e6).toFixed(1)} MB for a ${r.messageMB} MB message; load average ${r.loadAverage})`);
+    lines.push(`  (via the PF: peak ArrayBuffer memory in flight ${(peak / 1e6).toFixed(1)} MB for a ${r.messageMB.toFixed(0)} MB message; load average ${r.loadAverage})`);
   }
   return lines.join("\n");
 }
@@ -375,6 +396,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     warmupMB: arg("--warmup-mb", 200),
     pfWarmupMB: arg("--pf-warmup-mb", 3000),
     pf: !process.argv.includes("--no-pf"),
+    randomBytes: !process.argv.includes("--no-random"),
   });
   console.log(formatMsrpThroughput(r));
   console.log(JSON.stringify(r));

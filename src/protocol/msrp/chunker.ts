@@ -8,7 +8,8 @@
  * `chunkMessage` reads the body from a Buffer, an iterable or an async iterable (a file or socket
  * stream) and holds at most one chunk plus one source piece in memory, so a 50 MB message never
  * has to exist in one piece. When `totalBytes` is not given, the chunks say `/*` until the last
- * one, which carries the total once it is known.
+ * one, which carries the total once it is known. `chunkIterable` does the same for a Buffer or a
+ * synchronous iterable without a promise per chunk.
  */
 import { type FailureReport, formatPath, type MsrpHeaderList, type MsrpRequest } from "./message.js";
 import { pickTransactionId, randomTransactionId } from "./transaction-id.js";
@@ -101,31 +102,110 @@ export function* chunkBody(body: Buffer, opts: ChunkHeaderOptions & { chunkSize:
   }
 }
 
-/** Chunks of a message from any source; see the module comment for the memory bound. */
+/**
+ * Chunks of a message from any source; see the module comment for the memory bound. A synchronous
+ * iterable (the virtual clients' payload stream) is better given to `chunkIterable`: this async
+ * generator costs a promise and a microtask per chunk and per piece.
+ */
 export async function* chunkMessage(opts: ChunkMessageOptions): AsyncGenerator<MsrpRequest> {
-  const size = checkChunkSize(opts.chunkSize);
-  const declared = opts.totalBytes;
-  if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
-    throw new ChunkerError("size-mismatch", `totalBytes must be a non-negative integer, got ${declared}`);
-  }
   if (Buffer.isBuffer(opts.source)) {
+    yield* chunkIterable(opts as ChunkMessageOptions & { source: Buffer });
+    return;
+  }
+  const cutter = new PieceCutter(opts);
+  const out: MsrpRequest[] = [];
+  for await (const piece of opts.source as AsyncIterable<Buffer>) {
+    cutter.push(piece, out);
+    if (out.length > 0) {
+      yield* out;
+      out.length = 0;
+    }
+  }
+  cutter.finish(out);
+  yield* out;
+}
+
+/** chunkMessage for a Buffer or a synchronous iterable of Buffers, without a promise per chunk. */
+export function* chunkIterable(opts: ChunkMessageOptions & { source: Buffer | Iterable<Buffer> }): Generator<MsrpRequest> {
+  if (Buffer.isBuffer(opts.source)) {
+    checkChunkSize(opts.chunkSize);
+    const declared = checkDeclared(opts.totalBytes);
     if (declared !== undefined && declared !== opts.source.length) {
       throw new ChunkerError("size-mismatch", `the body has ${opts.source.length} bytes, not the declared ${declared}`);
     }
     yield* chunkBody(opts.source, opts);
     return;
   }
+  const cutter = new PieceCutter(opts);
+  const out: MsrpRequest[] = [];
+  for (const piece of opts.source) {
+    cutter.push(piece, out);
+    if (out.length > 0) {
+      yield* out;
+      out.length = 0;
+    }
+  }
+  cutter.finish(out);
+  yield* out;
+}
 
-  const pending: Buffer[] = [];
-  let pendingLength = 0;
-  let sent = 0;
-  const take = (n: number): Buffer => {
+/**
+ * Cuts a stream of source pieces into chunks, holding at most one chunk plus one piece. A chunk
+ * that lies within one piece is a view of it; one that spans pieces is copied together. (The
+ * virtual clients' payload stream hands out pieces of exactly the chunk size, so none is copied.)
+ */
+class PieceCutter {
+  private readonly size: number;
+  private readonly declared: number | undefined;
+  private readonly pending: Buffer[] = [];
+  private pendingLength = 0;
+  private sent = 0;
+
+  constructor(private readonly opts: ChunkHeaderOptions & { chunkSize: number; totalBytes?: number }) {
+    this.size = checkChunkSize(opts.chunkSize);
+    this.declared = checkDeclared(opts.totalBytes);
+  }
+
+  push(piece: Buffer, out: MsrpRequest[]): void {
+    if (piece.length === 0) return;
+    const declared = this.declared;
+    this.pending.push(piece);
+    this.pendingLength += piece.length;
+    if (declared !== undefined && this.sent + this.pendingLength > declared) {
+      throw new ChunkerError("size-mismatch", `the source delivered more than the declared ${declared} bytes`);
+    }
+    // Strictly more than one chunk pending: the chunk we cut now is certainly not the last one.
+    while (this.pendingLength > this.size) out.push(this.chunk(this.take(this.size), declared ?? "*"));
+  }
+
+  /** The source ended: the last chunks (the one carrying the total). */
+  finish(out: MsrpRequest[]): void {
+    const declared = this.declared;
+    const total = this.sent + this.pendingLength;
+    if (declared !== undefined && total !== declared) {
+      throw new ChunkerError("size-mismatch", `the source delivered ${total} bytes, not the declared ${declared}`);
+    }
+    if (total === 0) {
+      out.push(this.chunk(Buffer.alloc(0), 0));
+      return;
+    }
+    while (this.pendingLength > 0) out.push(this.chunk(this.take(Math.min(this.size, this.pendingLength)), total));
+  }
+
+  private chunk(body: Buffer, total: number | "*"): MsrpRequest {
+    const c = sendChunk(this.opts, this.sent + 1, body, total);
+    this.sent += body.length;
+    return c;
+  }
+
+  private take(n: number): Buffer {
+    const pending = this.pending;
     const first = pending[0]!;
     if (first.length >= n) {
       const out = first.subarray(0, n);
       if (first.length === n) pending.shift();
       else pending[0] = first.subarray(n);
-      pendingLength -= n;
+      this.pendingLength -= n;
       return out;
     }
     const out = Buffer.allocUnsafe(n);
@@ -138,34 +218,16 @@ export async function* chunkMessage(opts: ChunkMessageOptions): AsyncGenerator<M
       if (k === piece.length) pending.shift();
       else pending[0] = piece.subarray(k);
     }
-    pendingLength -= n;
+    this.pendingLength -= n;
     return out;
-  };
-  const chunk = (body: Buffer, total: number | "*"): MsrpRequest => {
-    const c = sendChunk(opts, sent + 1, body, total);
-    sent += body.length;
-    return c;
-  };
+  }
+}
 
-  for await (const piece of opts.source as AsyncIterable<Buffer>) {
-    if (piece.length === 0) continue;
-    pending.push(piece);
-    pendingLength += piece.length;
-    if (declared !== undefined && sent + pendingLength > declared) {
-      throw new ChunkerError("size-mismatch", `the source delivered more than the declared ${declared} bytes`);
-    }
-    // Strictly more than one chunk pending: the chunk we cut now is certainly not the last one.
-    while (pendingLength > size) yield chunk(take(size), declared ?? "*");
+function checkDeclared(declared: number | undefined): number | undefined {
+  if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
+    throw new ChunkerError("size-mismatch", `totalBytes must be a non-negative integer, got ${declared}`);
   }
-  const total = sent + pendingLength;
-  if (declared !== undefined && total !== declared) {
-    throw new ChunkerError("size-mismatch", `the source delivered ${total} bytes, not the declared ${declared}`);
-  }
-  if (total === 0) {
-    yield chunk(Buffer.alloc(0), 0);
-    return;
-  }
-  while (pendingLength > 0) yield chunk(take(Math.min(size, pendingLength)), total);
+  return declared;
 }
 
 function checkChunkSize(n: number): number {

@@ -30,7 +30,7 @@
 import { EventEmitter } from "node:events";
 import type { Clock, TimerHandle } from "../../time/clock.js";
 import { type ByteRange, parseByteRange, parseStatusHeader } from "./byte-range.js";
-import { ChunkerError, chunkBody, chunkMessage, type ChunkHeaderOptions } from "./chunker.js";
+import { type ChunkHeaderOptions, chunkIterable, chunkMessage } from "./chunker.js";
 import type { MsrpBodySink, MsrpConnection, MsrpOutboundStream, MsrpTransaction, TransactionResult } from "./connection.js";
 import {
   type ContinuationFlag,
@@ -472,12 +472,12 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     if (opts.extraHeaders) header.extraHeaders = opts.extraHeaders;
     const source = typeof body === "string" ? Buffer.from(body, "utf8") : body;
     try {
-      if (Buffer.isBuffer(source)) {
-        if (opts.totalBytes !== undefined && opts.totalBytes !== source.length) {
-          throw new ChunkerError("size-mismatch", `the body has ${source.length} bytes, not the declared ${opts.totalBytes}`);
-        }
-        // Synchronous for in-memory bodies: a one-chunk message is written in the caller's turn.
-        for (const chunk of chunkBody(source, header)) {
+      if (Buffer.isBuffer(source) || isSyncIterable(source)) {
+        // Synchronous for in-memory bodies and synchronous sources (a virtual client's payload
+        // stream): a one-chunk message is written in the caller's turn, and a large one costs no
+        // promise per chunk, only a wait when the connection is congested.
+        const chunks = chunkIterable({ ...header, source, ...(opts.totalBytes !== undefined ? { totalBytes: opts.totalBytes } : {}) });
+        for (const chunk of chunks) {
           if (!this.writeChunk(out, chunk, failureReport, timeoutMs)) break;
           if (this.conn!.congested) await this.drain(out, failureReport === "yes" ? undefined : timeoutMs);
         }
@@ -1147,4 +1147,8 @@ function chunkResult(r: TransactionResult, tx: MsrpTransaction): MsrpChunkResult
 function formatUri(u: MsrpUri): string {
   const host = u.host.includes(":") ? `[${u.host}]` : u.host;
   return `${u.scheme}://${host}${u.port !== undefined ? `:${u.port}` : ""}/${u.sessionId};${u.transport}`;
+}
+
+function isSyncIterable(source: Iterable<Buffer> | AsyncIterable<Buffer>): source is Iterable<Buffer> {
+  return typeof (source as Partial<Iterable<Buffer>>)[Symbol.iterator] === "function";
 }

@@ -5,8 +5,10 @@
  *
  * The PF runs in its own worker thread, as in `run`; both clients run in the main thread: a
  * largemsg INVITE set up with raw SIP, both MSRP legs bound by library MsrpSessions (active), A
- * sends one message of --mb MB in --chunk byte chunks (64 KiB), B tracks it to completion without keeping the
- * bytes (what load-generator receivers do). Timed from send() to B's 'message' event.
+ * sends one message of --mb MB of payload in --chunk byte chunks (64 KiB) — the content a client's
+ * largeMessage step sends (CPIM head + payload pattern, test/bench/large-content.mjs) — and B
+ * tracks it to completion without keeping the bytes (what load-generator receivers do). Timed from
+ * send() to B's 'message' event. The raw TCP anchor sends the same bytes.
  * Also printed: the peak of the process's ArrayBuffer memory above its level just before send()
  * (the source message was allocated earlier): the PF never holds a message whole, so this stays at
  * the chunks in flight and socket buffers, far below the message size. The receiving client's
@@ -20,6 +22,7 @@ import { connect, createServer } from "node:net";
 import { loadavg } from "node:os";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { clientLargeMessage } from "../../bench/large-content.mjs";
 
 const root = new URL("../../../", import.meta.url);
 // MSRP_DIST=/some/dir measures another build (e.g. one compiled to a scratch directory).
@@ -103,7 +106,8 @@ function threadSplit(before, after, workerTid) {
   return { main, pf, other };
 }
 
-async function rawTcp(buf) {
+/** The same bytes over one raw loopback TCP connection (Node's default reads): MB/s. */
+async function rawTcp(content) {
   const server = createServer();
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const done = new Promise((resolve) => {
@@ -111,26 +115,24 @@ async function rawTcp(buf) {
       let n = 0;
       s.on("data", (d) => {
         n += d.length;
-        if (n >= buf.length) resolve(performance.now());
+        if (n >= content.totalBytes) resolve(performance.now());
       });
     });
   });
   const c = connect(server.address().port, "127.0.0.1");
   await new Promise((r) => c.once("connect", r));
   const t0 = performance.now();
-  let off = 0;
+  const pieces = content.pieces(1024 * 1024)[Symbol.iterator]();
   const pump = () => {
-    while (off < buf.length) {
-      const ok = c.write(buf.subarray(off, off + 1024 * 1024));
-      off += 1024 * 1024;
-      if (!ok) return void c.once("drain", pump);
+    for (let next = pieces.next(); !next.done; next = pieces.next()) {
+      if (!c.write(next.value)) return void c.once("drain", pump);
     }
   };
   pump();
   const t1 = await done;
   c.destroy();
   await new Promise((r) => server.close(r));
-  return buf.length / MB / ((t1 - t0) / 1000);
+  return content.totalBytes / MB / ((t1 - t0) / 1000);
 }
 
 /**
@@ -140,14 +142,14 @@ async function rawTcp(buf) {
  * twice the CPU of later ones). 0 measures from the first message.
  */
 export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64 * 1024, rawTcp: withRaw = true, warmupMB = 200 } = {}) {
-  const body = Buffer.alloc(Math.round(mb * MB), 0x61);
-  const rawMBps = withRaw ? Math.max(await rawTcp(body), await rawTcp(body)) : NaN;
+  const content = await clientLargeMessage(mb, distDir);
+  const rawMBps = withRaw ? Math.max(await rawTcp(content), await rawTcp(content)) : NaN;
   const pf = await openPfHarness();
   const rows = [];
   const warmups = warmupMB > 0 ? Math.ceil(warmupMB / mb) : 0;
   try {
     for (let rep = -warmups; rep < reps; rep++) {
-      const row = await pf.sendOne(body, chunkSize);
+      const row = await pf.sendOne(content, chunkSize);
       if (rep >= 0) rows.push(row);
     }
   } finally {
@@ -159,8 +161,9 @@ export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64
 
 /**
  * The PF in its worker thread with alice and bob registered over SIP, ready to carry one large
- * message after another: `sendOne(body, chunkSize, failureReport)` sets up a largemsg session,
- * sends `body` from alice to bob through the PF as the client's largeMessage step does
+ * message after another: `sendOne(content, chunkSize, failureReport)` sets up a largemsg session,
+ * sends `content` (a Buffer, or a test/bench/large-content.mjs source such as the client's own
+ * large-message content) from alice to bob through the PF as the client's largeMessage step does
  * (Success-Report yes; Failure-Report `yes` by default, or `partial`) and ends the session; it
  * returns that message's row. Used by
  * runPfLargeMessageBench and by msrp-throughput.mjs, which interleaves PF messages with its TCP
@@ -211,10 +214,11 @@ export async function openPfHarness() {
     `a=accept-types:message/cpim\r\na=path:${path}\r\na=setup:active\r\na=${direction}\r\n`;
   const pathOf = (b) => /a=path:(\S+)/.exec(b.toString("latin1"))[1];
   let rep = 0;
-  const sendOne = async (body, chunkSize, failureReport = "yes") => {
+  const sendOne = async (content, chunkSize, failureReport = "yes") => {
     rep++;
     const a = endpoint.createSession({ setup: "active", connectionGroup: `a${rep}` });
-    const b = endpoint.createSession({ setup: "active", connectionGroup: `b${rep}`, keepBodies: false, maxMessageBytes: body.length + 1024 });
+    const totalBytes = Buffer.isBuffer(content) ? content.length : content.totalBytes;
+    const b = endpoint.createSession({ setup: "active", connectionGroup: `b${rep}`, keepBodies: false, maxMessageBytes: totalBytes + 1024 });
     const offer = sdp(a.localPath[0], "sendonly");
     sipA.write(
       `INVITE sip:bob@bench.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:${sipA.localPort};branch=z9hG4bKi${rep}\r\nMax-Forwards: 70\r\n` +
@@ -244,19 +248,20 @@ export async function openPfHarness() {
     const th0 = process.env.PF_BENCH_THREADS ? threadTimes() : undefined;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const result = await a.send(body, { contentType: "message/cpim", chunkSize, successReport: true, failureReport });
+    const source = Buffer.isBuffer(content) ? content : content.source(chunkSize);
+    const result = await a.send(source, { contentType: "message/cpim", chunkSize, successReport: true, failureReport, totalBytes });
     if (!result.ok) throw new Error(`the large message failed: ${result.error?.message ?? result.status}`);
     const t1 = await got;
     const cpu = process.cpuUsage(c0);
     const split = th0 ? threadSplit(th0, threadTimes(), ready.tid) : undefined;
     clearInterval(sampler);
     const row = {
-      mbps: body.length / MB / ((t1 - t0) / 1000),
+      mbps: totalBytes / MB / ((t1 - t0) / 1000),
       chunks: result.chunks,
       peakExtraBytes: peak - base,
       // CPU of the whole process (PF thread and both clients) per MB: robust against other load.
-      cpuMsPerMB: (cpu.user + cpu.system) / 1000 / (body.length / MB),
-      ...(split ? { cpuMsPerMBByThread: Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v / (body.length / MB)])) } : {}),
+      cpuMsPerMB: (cpu.user + cpu.system) / 1000 / (totalBytes / MB),
+      ...(split ? { cpuMsPerMBByThread: Object.fromEntries(Object.entries(split).map(([k, v]) => [k, v / (totalBytes / MB)])) } : {}),
     };
     sipA.write(
       `BYE sip:pf@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:${sipA.localPort};branch=z9hG4bKb${rep}\r\nMax-Forwards: 70\r\n` +
