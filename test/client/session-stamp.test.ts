@@ -20,6 +20,7 @@ import {
   readStamp,
 } from "../../src/client/message-stamp.js";
 import { seededRandom } from "../../src/client/prng.js";
+import { isVouchedFor } from "../../src/protocol/msrp/index.js";
 import { getCpimHeader, getImdnMessageId, getDispositionRequests, parseCpim } from "../../src/protocol/cpim/index.js";
 
 const envelope = (over: Partial<CpimEnvelope> = {}): CpimEnvelope => ({
@@ -121,6 +122,23 @@ describe("payloads", () => {
       expect(streamed.equals(Buffer.concat([head, payloadBytes(size, offset)]))).toBe(true);
     }
     expect([...patternStream(Buffer.alloc(0), 200_000, 0, 65_536)].every((p) => p.length <= 65_536)).toBe(true);
+  });
+
+  it("a pattern stream comes in pieces of exactly the chunk size, views of the pattern past the head", () => {
+    const pattern = payloadPattern();
+    const head = Buffer.from("CPIM HEAD\r\n\r\n");
+    // Offsets near the pattern's end: the payload wraps around it and is still never copied.
+    for (const offset of [0, 12345, pattern.length - 10, pattern.length - 70_000]) {
+      const pieces = [...patternStream(head, 300_000, offset, 65_536)];
+      expect(pieces.map((p) => p.length)).toEqual([65_536, 65_536, 65_536, 65_536, 300_000 + head.length - 4 * 65_536]);
+      expect(pieces[0]!.subarray(0, head.length).equals(head)).toBe(true);
+      expect(pieces.slice(1).every((p) => p.buffer === pattern.buffer)).toBe(true);
+      expect(Buffer.concat(pieces).equals(Buffer.concat([head, payloadBytes(300_000, offset)]))).toBe(true);
+    }
+    // The MSRP sender does not rescan the pattern's views for end-lines: it holds no run of seven hyphens.
+    expect(pattern.indexOf("-------")).toBe(-1);
+    expect(isVouchedFor(payloadBytes(65_536, 999))).toBe(true);
+    expect(isVouchedFor(Buffer.from(payloadBytes(65_536, 999)))).toBe(false);
   });
 
   it("payload bytes are printable and the same in every call (views of one pattern)", () => {

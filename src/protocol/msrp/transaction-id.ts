@@ -64,7 +64,8 @@ export function vouchForBytes(bytes: Buffer): boolean {
   return true;
 }
 
-function isVouched(body: Buffer): boolean {
+/** True when `body` lies inside memory vouched for (its end-line check is skipped). */
+export function isVouchedFor(body: Buffer): boolean {
   for (let i = 0; i < vouched.length; i++) {
     const v = vouched[i]!;
     if (v.store === body.buffer && body.byteOffset >= v.start && body.byteOffset + body.length <= v.end) return true;
@@ -74,7 +75,7 @@ function isVouched(body: Buffer): boolean {
 
 /** True when `-------<tid>` occurs in `body`, i.e. the body could fake an end-line for this tid. */
 export function transactionIdOccursIn(tid: string, body: Buffer): boolean {
-  if (body.length < 7 + tid.length || isVouched(body)) return false;
+  if (body.length < 7 + tid.length || isVouchedFor(body)) return false;
   // Searched as a latin1 string: no Buffer is made per check (tids are made per chunk).
   return body.indexOf(`-------${tid}`, 0, "latin1") >= 0;
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   ChunkerError,
   chunkBody,
+  chunkIterable,
   chunkMessage,
   createSendChunk,
   getMsrpHeader,
@@ -110,6 +111,44 @@ describe("chunker", () => {
     const buf = collect(chunkMessage({ ...base, messageId: "x", chunkSize: 4, totalBytes: 9, source: Buffer.from("abcd") }));
     await expect(buf).rejects.toMatchObject({ code: "size-mismatch" });
     expect(() => [...chunkBody(Buffer.from("a"), { ...base, messageId: "x", chunkSize: 0 })]).toThrow(ChunkerError);
+  });
+
+  it("cuts a synchronous source exactly as the async chunker does, and copies no chunk that lies in one piece", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }), { maxLength: 8 }),
+        fc.integer({ min: 1, max: 17 }),
+        fc.boolean(),
+        async (pieces, chunkSize, declare) => {
+          const source = pieces.map((p) => Buffer.from(p));
+          const total = source.reduce((n, p) => n + p.length, 0);
+          const opts = { ...base, messageId: "p", chunkSize, ...(declare ? { totalBytes: total } : {}) };
+          const sync = [...chunkIterable({ ...opts, source })];
+          const async_ = await collect(chunkMessage({ ...opts, source }));
+          expect(sync.map((c) => [range(c), c.flag, c.body.toString("hex")])).toEqual(async_.map((c) => [range(c), c.flag, c.body.toString("hex")]));
+          expect(Buffer.concat(sync.map((c) => c.body)).equals(Buffer.concat(source))).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Pieces of exactly the chunk size (what a client's payload stream hands over): every chunk
+    // body is the piece itself, not a copy.
+    const store = Buffer.alloc(40, 0x61);
+    const pieces = [store.subarray(0, 10), store.subarray(10, 20), store.subarray(20, 30), store.subarray(30, 35)];
+    const chunks = [...chunkIterable({ ...base, messageId: "v", chunkSize: 10, totalBytes: 35, source: pieces })];
+    expect(chunks.map(range)).toEqual(["1-10/35", "11-20/35", "21-30/35", "31-35/35"]);
+    expect(chunks.every((c, i) => c.body.buffer === store.buffer && c.body.byteOffset === pieces[i]!.byteOffset)).toBe(true);
+  });
+
+  it("rejects a synchronous source of the wrong size when it is iterated", () => {
+    expect(() => [...chunkIterable({ ...base, messageId: "x", chunkSize: 4, totalBytes: 3, source: [Buffer.from("abcd")] })]).toThrow(
+      expect.objectContaining({ code: "size-mismatch" }),
+    );
+    expect(() => [...chunkIterable({ ...base, messageId: "x", chunkSize: 4, totalBytes: 9, source: [Buffer.from("abcd")] })]).toThrow(ChunkerError);
+    expect(() => [...chunkIterable({ ...base, messageId: "x", chunkSize: 4, totalBytes: 2, source: Buffer.from("abc") })]).toThrow(ChunkerError);
+    expect(() => [...chunkIterable({ ...base, messageId: "x", chunkSize: 0, source: [Buffer.from("abc")] })]).toThrow(
+      expect.objectContaining({ code: "bad-chunk-size" }),
+    );
   });
 
   it("picks each chunk's tid so that its end-line is not in that chunk's body", () => {

@@ -146,6 +146,35 @@ describe("MSRP sessions: set-up and exchange", () => {
     expect((await got).body.equals(body)).toBe(true);
   });
 
+  it("sends a synchronous source of declared size, paced by the connection, and a broken one fails alone", async () => {
+    const server = await endpoints.create();
+    const client = await endpoints.create();
+    const { active, passive } = await connectedPair(client, server, { passive: { keepBodies: false } });
+    // 6 MB in 64 KiB pieces: far more than the connection's 1 MiB budget, so the send must wait for
+    // drain between chunks (a synchronous source is not drained into memory at once).
+    const piece = randomBytes(64 * 1024, 9);
+    const total = 96 * piece.length;
+    function* pieces(): Generator<Buffer> {
+      for (let i = 0; i < 96; i++) yield piece;
+    }
+    const got = nextMessage(passive);
+    const r = await active.send(pieces(), { contentType: "application/octet-stream", chunkSize: 64 * 1024, totalBytes: total, successReport: true });
+    expect(r).toMatchObject({ ok: true, bytes: total, chunks: 96, reportStatus: 200 });
+    expect(await got).toMatchObject({ size: total, chunks: 96 });
+    function* broken(): Generator<Buffer> {
+      yield Buffer.alloc(10);
+      throw new Error("pattern on fire");
+    }
+    const bad = await active.send(broken(), { contentType: "application/octet-stream" });
+    expect(bad).toMatchObject({ ok: false, error: { code: "msrp-source-error" } });
+    expect(bad.error?.message).toContain("pattern on fire");
+    const short = await active.send([Buffer.alloc(5)], { contentType: "application/octet-stream", totalBytes: 9 });
+    expect(short).toMatchObject({ ok: false, error: { code: "msrp-source-error" } });
+    const next = nextMessage(passive);
+    expect((await active.send("still here", { contentType: "text/plain" })).ok).toBe(true);
+    expect(await next).toMatchObject({ size: 10 });
+  });
+
   it("a source that fails gives msrp-source-error, and the session goes on", async () => {
     const server = await endpoints.create();
     const client = await endpoints.create();

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
   isValidTransactionId,
+  isVouchedFor,
   pickTransactionId,
   randomTransactionId,
   transactionIdOccursIn,
+  vouchForBytes,
 } from "../../../src/protocol/msrp/index.js";
 
 describe("transaction ids", () => {
@@ -43,5 +45,30 @@ describe("transaction ids", () => {
     const tid = pickTransactionId(body, () => "STUCK000");
     expect(tid).not.toBe("STUCK000");
     expect(isValidTransactionId(tid)).toBe(true);
+  });
+
+  it("are not looked for again in memory vouched for, and still in everything around it", () => {
+    // A store whose middle holds no run of seven hyphens, between two end-lines of COLLIDE1.
+    const store = Buffer.from(`-------COLLIDE1 ${"text with - and -- and ------ in it ".repeat(20)} -------COLLIDE1`, "latin1");
+    const middle = store.subarray(16, store.length - 16);
+    expect(middle.indexOf("-------")).toBe(-1);
+    expect(vouchForBytes(middle)).toBe(true);
+    expect(isVouchedFor(middle.subarray(5, 300))).toBe(true);
+    expect(isVouchedFor(store.subarray(0, 200))).toBe(false);
+    // Inside the vouched range: no scan, no end-line (there is none).
+    expect(transactionIdOccursIn("COLLIDE1", middle.subarray(5, 300))).toBe(false);
+    // A view reaching past the vouched range is scanned, and the end-line on either side is found.
+    expect(transactionIdOccursIn("COLLIDE1", store.subarray(0, 200))).toBe(true);
+    expect(transactionIdOccursIn("COLLIDE1", store.subarray(20))).toBe(true);
+    // Another Buffer with the same bytes is not the vouched memory.
+    const copy = Buffer.concat([Buffer.from("-------COLLIDE1"), middle.subarray(0, 50)]);
+    expect(transactionIdOccursIn("COLLIDE1", copy)).toBe(true);
+  });
+
+  it("are still looked for in memory that holds a run of seven hyphens: it cannot be vouched for", () => {
+    const store = Buffer.from("some text -------COLLIDE2 more text", "latin1");
+    expect(vouchForBytes(store)).toBe(false);
+    expect(transactionIdOccursIn("COLLIDE2", store)).toBe(true);
+    expect(pickTransactionId(store, () => "COLLIDE2")).not.toBe("COLLIDE2");
   });
 });
