@@ -24,7 +24,7 @@
 import { formatByteRange, parseByteRange } from "./byte-range.js";
 import type { ContinuationFlag, MsrpHeaderList, MsrpRequest } from "./message.js";
 import { msrpEndLine, serializeMsrpStreamHead } from "./serializer.js";
-import { randomTransactionId } from "./transaction-id.js";
+import { randomLongTransactionId } from "./transaction-id.js";
 
 export type ChunkWireOp =
   /** A piece starts: write `bytes`; a transaction for `tid` begins here. */
@@ -61,7 +61,7 @@ export class OutboundChunkWriter {
    */
   constructor(
     private readonly head: MsrpRequest,
-    private readonly nextTid: () => string = randomTransactionId,
+    private readonly nextTid: () => string = randomLongTransactionId,
   ) {
     this.tid = head.tid;
     this.needle = Buffer.from(DASHES + this.tid, "latin1");
@@ -196,7 +196,7 @@ export class OutboundChunkWriter {
     let tid = this.nextTid();
     // A continuation must not reuse the tid just interrupted (its needle is in the body).
     for (let i = 0; i < 64 && tid === this.tid; i++) tid = this.nextTid();
-    if (tid === this.tid) tid = randomTransactionId(32);
+    if (tid === this.tid) tid = randomLongTransactionId();
     this.tid = tid;
     this.needle = Buffer.from(DASHES + tid, "latin1");
     const headers: MsrpHeaderList = [];

@@ -12,7 +12,7 @@
  * synchronous iterable without a promise per chunk.
  */
 import { type FailureReport, formatPath, type MsrpHeaderList, type MsrpRequest } from "./message.js";
-import { pickTransactionId, randomTransactionId } from "./transaction-id.js";
+import { pickTransactionId } from "./transaction-id.js";
 
 export interface ChunkHeaderOptions {
   toPath: string | readonly string[];
@@ -81,7 +81,7 @@ function sendChunk(opts: ChunkHeaderOptions, start: number, body: Buffer, total:
   headers.push(["Content-Type", opts.contentType]);
   return {
     kind: "request",
-    tid: pickTransactionId(body, opts.nextTid ?? randomTransactionId),
+    tid: pickTransactionId(body, opts.nextTid),
     method: "SEND",
     headers,
     body,

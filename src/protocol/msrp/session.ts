@@ -47,7 +47,7 @@ import {
 import { type ReassembledMessage, MsrpReassembler } from "./reassembler.js";
 import { createMsrpResponse, createReport, responseRequired } from "./response.js";
 import { MsrpSessionError } from "./session-error.js";
-import { pickTransactionId, randomTransactionId } from "./transaction-id.js";
+import { pickTransactionId, randomLongTransactionId, randomTransactionId } from "./transaction-id.js";
 import { msrpUrisEqual, type MsrpUri, parseMsrpUri } from "./uri.js";
 
 export type MsrpSetup = "active" | "passive";
@@ -595,7 +595,8 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       if (opts.stripSuccessReport && name === "Success-Report") continue;
       headers.push(h);
     }
-    const req: MsrpRequest = { kind: "request", tid: randomTransactionId(), method: "SEND", headers, body: head.body, flag: "+" };
+    // A streamed chunk is a large one: long tids make every hop's end-line scan cheaper (LONG_TID_LENGTH).
+    const req: MsrpRequest = { kind: "request", tid: randomLongTransactionId(), method: "SEND", headers, body: head.body, flag: "+" };
     const failureReport = getFailureReport(head);
     const fwd = new ForwardStream(this, failureReport === "yes", onResult);
     // Failure-Report partial: no transaction, but every tid the chunk goes out under (a piece
@@ -603,7 +604,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     const onLateError = failureReport === "partial" ? opts.onLateError : undefined;
     let nextTid = opts.nextTid;
     if (onLateError !== undefined) {
-      const base = nextTid ?? (() => randomTransactionId());
+      const base = nextTid ?? randomLongTransactionId;
       nextTid = () => {
         const tid = base();
         conn.watchErrors(tid, onLateError);

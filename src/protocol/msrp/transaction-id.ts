@@ -8,6 +8,16 @@ import { randomFillSync } from "node:crypto";
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 /** 16 base-62 characters ≈ 95 bits. */
 const DEFAULT_LENGTH = 16;
+/**
+ * The longest tid RFC 4975 allows (ident: 4 to 32 characters), for chunks with a body large enough
+ * that scanning it is what costs: every hop scans the body for `CRLF -------<tid>`, and on bytes
+ * that often hold the needle's first byte (binary content: one byte in 256) Node's search goes
+ * over to Boyer-Moore-Horspool, which skips up to the needle's length at a time. A 41-byte needle
+ * instead of 25 scans 64 KiB of random bytes in ~5.8 µs instead of ~9.6 (this VM).
+ */
+export const LONG_TID_LENGTH = 32;
+/** Bodies from this size on get LONG_TID_LENGTH tids. */
+export const LONG_TID_BODY_BYTES = 4096;
 
 // One syscall per 4 KiB of randomness instead of one per tid: tids are made per chunk.
 const pool = Buffer.alloc(4096);
@@ -73,6 +83,11 @@ export function isVouchedFor(body: Buffer): boolean {
   return false;
 }
 
+/** A random tid of LONG_TID_LENGTH characters (for large bodies: see LONG_TID_LENGTH). */
+export function randomLongTransactionId(): string {
+  return randomTransactionId(LONG_TID_LENGTH);
+}
+
 /** True when `-------<tid>` occurs in `body`, i.e. the body could fake an end-line for this tid. */
 export function transactionIdOccursIn(tid: string, body: Buffer): boolean {
   if (body.length < 7 + tid.length || isVouchedFor(body)) return false;
@@ -81,11 +96,12 @@ export function transactionIdOccursIn(tid: string, body: Buffer): boolean {
 }
 
 /**
- * A random tid whose end-line does not occur in `body`. `next` supplies candidates (tests inject
- * a sequence); after 64 collisions, which random 95-bit ids never produce, candidates grow to
+ * A random tid whose end-line does not occur in `body` (of LONG_TID_LENGTH characters for a body of
+ * LONG_TID_BODY_BYTES or more). `next` supplies candidates (tests inject a sequence); after 64 collisions, which random 95-bit ids never produce, candidates grow to
  * 32 random characters (190 bits), for which a collision is impossible in practice.
  */
-export function pickTransactionId(body: Buffer, next: () => string = randomTransactionId): string {
+export function pickTransactionId(body: Buffer, next?: () => string): string {
+  next ??= body.length >= LONG_TID_BODY_BYTES ? randomLongTransactionId : randomTransactionId;
   let tid = next();
   for (let i = 0; i < 64 && transactionIdOccursIn(tid, body); i++) tid = next();
   for (let i = 0; i < 64 && transactionIdOccursIn(tid, body); i++) tid = randomTransactionId(32);

@@ -275,6 +275,14 @@ describe("MSRP relay cut-through", () => {
     const body = randomBytes(1_000_000, 21);
     const wire = chunk("cutThrough1", body, "ct-1");
     const got = nextMessage(receiver);
+    // The tid the relay's cut-through chunk went out under: the longest RFC 4975 allows, so every
+    // hop's end-line scan of this large body skips further (LONG_TID_LENGTH).
+    const forwardedTids: string[] = [];
+    const onHead = receiver.handleRequestHead.bind(receiver);
+    receiver.handleRequestHead = (head, conn) => {
+      forwardedTids.push(head.tid);
+      return onHead(head, conn);
+    };
     raw.sendRaw(wire.subarray(0, 600_000));
     // Most of the first 600 KB went on before the chunk's end-line even exists.
     await waitFor(() => legB.bytesSent >= 500_000);
@@ -286,6 +294,8 @@ describe("MSRP relay cut-through", () => {
     const [, ok] = await raw.waitFrames(2);
     expect(ok!.ok && ok!.message).toMatchObject({ kind: "response", tid: "cutThrough1", status: 200 });
     expect(bridge.aToB).toMatchObject({ chunks: 1, bytes: body.length, failedChunks: 0 });
+    expect(forwardedTids).toHaveLength(1);
+    expect(forwardedTids[0]).toHaveLength(32);
   });
 
   it("a sender that vanishes mid-chunk: the forwarded chunk ends aborted (#) and the far connection carries on", async () => {

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   isValidTransactionId,
   isVouchedFor,
+  LONG_TID_BODY_BYTES,
+  LONG_TID_LENGTH,
   pickTransactionId,
   randomTransactionId,
   transactionIdOccursIn,
@@ -70,5 +72,13 @@ describe("transaction ids", () => {
     expect(vouchForBytes(store)).toBe(false);
     expect(transactionIdOccursIn("COLLIDE2", store)).toBe(true);
     expect(pickTransactionId(store, () => "COLLIDE2")).not.toBe("COLLIDE2");
+  });
+
+  it("are as long as RFC 4975 allows for large bodies (cheaper end-line scans at every hop), 16 characters otherwise", () => {
+    expect(LONG_TID_LENGTH).toBe(32);
+    expect(pickTransactionId(Buffer.alloc(LONG_TID_BODY_BYTES - 1))).toHaveLength(16);
+    const long = pickTransactionId(Buffer.alloc(LONG_TID_BODY_BYTES));
+    expect(long).toHaveLength(32);
+    expect(isValidTransactionId(long)).toBe(true);
   });
 });
