@@ -166,6 +166,8 @@ class FramerCore {
   private end = 0;
   /** False while `buf` is a chunk the caller pushed (never write into it). */
   private owned = false;
+  /** `buf` up to `end`, made once per change of either (searches must not run past `end`). */
+  private view: Buffer | undefined;
   /** Where the next search for the start line's CRLF begins. */
   private lineScan = 0;
   /** Set once the start line of the current message is read. */
@@ -210,6 +212,11 @@ class FramerCore {
 
   get bufferedBytes(): number {
     return this.end - this.start + this.carry.length;
+  }
+
+  /** The bytes held, as one Buffer ending at `end` (cached: searched several times per message). */
+  private held(): Buffer {
+    return (this.view ??= this.buf.subarray(0, this.end));
   }
 
   get isFailed(): boolean {
@@ -270,6 +277,7 @@ class FramerCore {
     this.buf = arena;
     this.start = 0;
     this.end = live;
+    this.view = undefined;
     this.shiftPositions(shift);
     this.owned = true;
   }
@@ -308,7 +316,7 @@ class FramerCore {
     const buf = this.buf;
     if (this.blank < 0) {
       const from = Math.max(this.startLineEnd - 2, this.blankScan);
-      const b = buf.subarray(0, this.end).indexOf(CRLFCRLF, from);
+      const b = this.held().indexOf(CRLFCRLF, from);
       if (b < 0) {
         this.blankScan = Math.max(from, this.end - 3);
         return false;
@@ -330,7 +338,7 @@ class FramerCore {
     out.push({ part: "head", request });
     this.streamed = request;
     this.inBody = true;
-    const data = buf.subarray(0, this.end);
+    const data = this.held();
     const bodyStart = b + 4;
     this.messageBytes = bodyStart - this.start;
     // Views of `data` go out; the framer lets go of it (nothing is ever written into it again).
@@ -421,6 +429,7 @@ class FramerCore {
 
   private release(): void {
     this.buf = EMPTY;
+    this.view = undefined;
     this.start = this.end = this.lineScan = this.scanPos = this.startLineEnd = 0;
     this.owned = false;
   }
@@ -429,6 +438,7 @@ class FramerCore {
     if (chunk.length === 0) return;
     if (this.start === this.end && this.current === undefined) {
       this.buf = chunk;
+      this.view = chunk;
       this.start = this.lineScan = 0;
       this.end = chunk.length;
       this.owned = false;
@@ -437,6 +447,7 @@ class FramerCore {
     if (this.owned && this.buf.length - this.end >= chunk.length) {
       chunk.copy(this.buf, this.end);
       this.end += chunk.length;
+      this.view = undefined;
       return;
     }
     // Never compact in place: views of earlier messages may still point into the old arena.
@@ -450,6 +461,7 @@ class FramerCore {
     this.buf = arena;
     this.start = 0;
     this.end = live + chunk.length;
+    this.view = undefined;
     this.shiftPositions(shift);
     this.owned = true;
   }
@@ -467,7 +479,7 @@ class FramerCore {
       }
     }
     const from = Math.max(this.start, this.lineScan);
-    const eol = buf.subarray(0, this.end).indexOf(CRLF, from);
+    const eol = this.held().indexOf(CRLF, from);
     if (eol < 0) {
       if (this.end - this.start > MAX_START_LINE_BYTES) {
         return fatal("bad-start-line", `no CRLF within ${MAX_START_LINE_BYTES} bytes of a start line`);
@@ -504,7 +516,7 @@ class FramerCore {
 
   private readToEndLine(): MsrpFrame | StreamedWhole | "wait" {
     const cur = this.current!;
-    const data = this.buf.subarray(0, this.end);
+    const data = this.held();
     const needleLen = this.needle.length;
     for (;;) {
       const p = data.indexOf(this.needle, this.scanPos);
