@@ -194,7 +194,11 @@ function pattern2(): Buffer {
   return p;
 }
 
-/** The payload pattern (the same in every thread and run: a fixed-seed xorshift). */
+/**
+ * The payload pattern (the same in every thread and run: a fixed-seed xorshift). Read-only, like
+ * every view payloadBytes and patternStream hand out: the MSRP sender skips its end-line scan for
+ * this memory (vouchForBytes), so writing into it could put an end-line on the wire unseen.
+ */
 export function payloadPattern(): Buffer {
   return pattern2().subarray(0, PATTERN_BYTES);
 }
@@ -204,7 +208,10 @@ export function payloadOffset(random: () => number): number {
   return Math.min(PATTERN_BYTES - 1, Math.floor(random() * PATTERN_BYTES));
 }
 
-/** `size` payload bytes starting at `offset` in the pattern (wrapping): a view up to 1 MiB, else one copy. */
+/**
+ * `size` payload bytes starting at `offset` in the pattern (wrapping): a view up to 1 MiB (read-only,
+ * see payloadPattern), else one copy.
+ */
 export function payloadBytes(size: number, offset: number): Buffer {
   const p = pattern2();
   const start = offset % PATTERN_BYTES;
@@ -225,11 +232,10 @@ export function payloadBytes(size: number, offset: number): Buffer {
  * A message streamed without materialising it: `head`, then `size` payload bytes starting at
  * `offset` in the pattern, as pieces of `pieceBytes` (the last one shorter). Give it the MSRP chunk
  * size: every piece is then exactly one chunk's body and, past the head, a view of the pattern, so
- * the chunker copies nothing. The sender scans each chunk for its end-line (RFC 4975 §7.1), and
- * scanning a view of this 2 MiB pattern reads memory that stays in the CPU's cache, while a
- * materialised 50 MB message would come from main memory chunk after chunk. Only the pieces the
- * head reaches into (usually the first), and pieces larger than the pattern, are put together in
- * a copy.
+ * the chunker copies nothing, and the sender does not scan it for its end-line (RFC 4975 §7.1):
+ * the pattern is vouched for (vouchForBytes). Only the pieces the head reaches into (usually just
+ * the first) and pieces larger than the pattern (chunks over 1 MiB) are put together in a copy,
+ * and those are scanned.
  */
 export function* patternStream(head: Buffer, size: number, offset: number, pieceBytes = 256 * 1024): Generator<Buffer> {
   const p = pattern2();

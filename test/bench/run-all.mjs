@@ -6,7 +6,8 @@
  * - measurement accuracy: register p50/p99 with 20 ms injected by the server at moderate load
  * - MSRP framing rate (msrp-framer.mjs) and large-message throughput client → PF → client (the
  *   embedded server in a worker thread) against two anchors over loopback: raw TCP one hop, and
- *   raw TCP through a plain byte relay in a worker thread, the same topology (msrp-throughput.mjs)
+ *   raw TCP through a plain byte relay in a worker thread, the same topology (msrp-throughput.mjs);
+ *   the client's own large-message content, and random bytes beside it
  * - highest CPM 1-1 session rate (invite + one message + bye) through the embedded PF with 0 errors
  *   and p99 session_setup < 50 ms: the whole tool (SIP.js virtual clients, session-rate.mjs), and
  *   the PF alone against a lean raw-socket generator (../server/bench/pf-session-rate.mjs), which
@@ -101,6 +102,13 @@ if (t.msrpPfLarge) {
     `MSRP large message client → PF (worker thread) → client, ${fmt(t.msrpPfLarge.chunkSize / 1024)} KB chunks`,
     `${mbps(t.msrpPfLarge)}, ${vs(t.ratios.pfLarge)}`,
     ">= 0.8x raw",
+  );
+}
+if (t.msrpPfRandom) {
+  add(`Raw TCP over loopback, one hop, ${fmt(t.messageMB)} MB of random bytes from one Buffer, Node's default reads`, mbps(t.rawTcpRandom));
+  add(
+    `MSRP client → PF (worker thread) → client, ${fmt(t.chunkSize / 1024)} KB chunks, the same random bytes (content the sender did not make: scanned at every hop)`,
+    `${mbps(t.msrpPfRandom)}, ${fmt(t.ratios.pfRandom.raw, 2)}x raw${range(t.ratios.pfRandom.rawRange)}`,
   );
 }
 add("MSRP large message client → library relay (worker thread) → client", `${mbps(t.msrpRelayWorker)}, ${vs(t.ratios.relayWorker)}`);

@@ -595,7 +595,8 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       if (opts.stripSuccessReport && name === "Success-Report") continue;
       headers.push(h);
     }
-    // A streamed chunk is a large one: long tids make every hop's end-line scan cheaper (LONG_TID_LENGTH).
+    // A streamed chunk is usually a large one (its body spans reads): long tids make every hop's
+    // end-line scan of it cheaper (LONG_TID_LENGTH).
     const req: MsrpRequest = { kind: "request", tid: randomLongTransactionId(), method: "SEND", headers, body: head.body, flag: "+" };
     const failureReport = getFailureReport(head);
     const fwd = new ForwardStream(this, failureReport === "yes", onResult);

@@ -96,9 +96,10 @@ export function transactionIdOccursIn(tid: string, body: Buffer): boolean {
 }
 
 /**
- * A random tid whose end-line does not occur in `body` (of LONG_TID_LENGTH characters for a body of
- * LONG_TID_BODY_BYTES or more). `next` supplies candidates (tests inject a sequence); after 64 collisions, which random 95-bit ids never produce, candidates grow to
- * 32 random characters (190 bits), for which a collision is impossible in practice.
+ * A random tid whose end-line does not occur in `body`: of LONG_TID_LENGTH characters for a body of
+ * LONG_TID_BODY_BYTES or more, else 16. `next` supplies candidates (tests inject a sequence); after
+ * 64 collisions (which random ids never produce) candidates are random 32-character ids, for which
+ * a collision is impossible in practice.
  */
 export function pickTransactionId(body: Buffer, next?: () => string): string {
   next ??= body.length >= LONG_TID_BODY_BYTES ? randomLongTransactionId : randomTransactionId;

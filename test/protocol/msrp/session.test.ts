@@ -150,17 +150,33 @@ describe("MSRP sessions: set-up and exchange", () => {
     const server = await endpoints.create();
     const client = await endpoints.create();
     const { active, passive } = await connectedPair(client, server, { passive: { keepBodies: false } });
-    // 6 MB in 64 KiB pieces: far more than the connection's 1 MiB budget, so the send must wait for
-    // drain between chunks (a synchronous source is not drained into memory at once).
+    // 40 MB in 64 KiB pieces while the receiver does not read: a sender that drained a synchronous
+    // source into memory would take all of it at once; a paced one stops at its 1 MiB budget (plus
+    // what the kernel's socket buffers hold) until the receiver reads again.
     const piece = randomBytes(64 * 1024, 9);
-    const total = 96 * piece.length;
+    const count = 640;
+    const total = count * piece.length;
+    let yielded = 0;
     function* pieces(): Generator<Buffer> {
-      for (let i = 0; i < 96; i++) yield piece;
+      for (let i = 0; i < count; i++) {
+        yielded++;
+        yield piece;
+      }
     }
+    passive.holdReading();
     const got = nextMessage(passive);
-    const r = await active.send(pieces(), { contentType: "application/octet-stream", chunkSize: 64 * 1024, totalBytes: total, successReport: true });
-    expect(r).toMatchObject({ ok: true, bytes: total, chunks: 96, reportStatus: 200 });
-    expect(await got).toMatchObject({ size: total, chunks: 96 });
+    const sending = active.send(pieces(), { contentType: "application/octet-stream", chunkSize: 64 * 1024, totalBytes: total, successReport: true });
+    let seen = -1;
+    while (seen !== yielded) {
+      seen = yielded;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(yielded).toBeGreaterThan(0);
+    expect(yielded).toBeLessThan(count / 2);
+    expect(active.connection!.socket.writableLength).toBeLessThanOrEqual(1024 * 1024 + piece.length * 2);
+    passive.releaseReading();
+    expect(await sending).toMatchObject({ ok: true, bytes: total, chunks: count, reportStatus: 200 });
+    expect(await got).toMatchObject({ size: total, chunks: count });
     function* broken(): Generator<Buffer> {
       yield Buffer.alloc(10);
       throw new Error("pattern on fire");
@@ -171,8 +187,8 @@ describe("MSRP sessions: set-up and exchange", () => {
     const short = await active.send([Buffer.alloc(5)], { contentType: "application/octet-stream", totalBytes: 9 });
     expect(short).toMatchObject({ ok: false, error: { code: "msrp-source-error" } });
     const next = nextMessage(passive);
-    expect((await active.send("still here", { contentType: "text/plain" })).ok).toBe(true);
-    expect(await next).toMatchObject({ size: 10 });
+    expect((await active.send("still here!", { contentType: "text/plain" })).ok).toBe(true);
+    expect(await next).toMatchObject({ size: 11 });
   });
 
   it("a source that fails gives msrp-source-error, and the session goes on", async () => {
