@@ -113,16 +113,8 @@ export async function* chunkMessage(opts: ChunkMessageOptions): AsyncGenerator<M
     return;
   }
   const cutter = new PieceCutter(opts);
-  const out: MsrpRequest[] = [];
-  for await (const piece of opts.source as AsyncIterable<Buffer>) {
-    cutter.push(piece, out);
-    if (out.length > 0) {
-      yield* out;
-      out.length = 0;
-    }
-  }
-  cutter.finish(out);
-  yield* out;
+  for await (const piece of opts.source as AsyncIterable<Buffer>) yield* cutter.push(piece);
+  yield* cutter.finish();
 }
 
 /** chunkMessage for a Buffer or a synchronous iterable of Buffers, without a promise per chunk. */
@@ -137,16 +129,8 @@ export function* chunkIterable(opts: ChunkMessageOptions & { source: Buffer | It
     return;
   }
   const cutter = new PieceCutter(opts);
-  const out: MsrpRequest[] = [];
-  for (const piece of opts.source) {
-    cutter.push(piece, out);
-    if (out.length > 0) {
-      yield* out;
-      out.length = 0;
-    }
-  }
-  cutter.finish(out);
-  yield* out;
+  for (const piece of opts.source) yield* cutter.push(piece);
+  yield* cutter.finish();
 }
 
 /**
@@ -160,14 +144,19 @@ class PieceCutter {
   private readonly pending: Buffer[] = [];
   private pendingLength = 0;
   private sent = 0;
+  /** The chunks a push or finish cut (reused: the caller yields them before the next push). */
+  private readonly ready: MsrpRequest[] = [];
 
   constructor(private readonly opts: ChunkHeaderOptions & { chunkSize: number; totalBytes?: number }) {
     this.size = checkChunkSize(opts.chunkSize);
     this.declared = checkDeclared(opts.totalBytes);
   }
 
-  push(piece: Buffer, out: MsrpRequest[]): void {
-    if (piece.length === 0) return;
+  /** The chunks `piece` completes (often none). */
+  push(piece: Buffer): readonly MsrpRequest[] {
+    const out = this.ready;
+    out.length = 0;
+    if (piece.length === 0) return out;
     const declared = this.declared;
     this.pending.push(piece);
     this.pendingLength += piece.length;
@@ -176,10 +165,13 @@ class PieceCutter {
     }
     // Strictly more than one chunk pending: the chunk we cut now is certainly not the last one.
     while (this.pendingLength > this.size) out.push(this.chunk(this.take(this.size), declared ?? "*"));
+    return out;
   }
 
   /** The source ended: the last chunks (the one carrying the total). */
-  finish(out: MsrpRequest[]): void {
+  finish(): readonly MsrpRequest[] {
+    const out = this.ready;
+    out.length = 0;
     const declared = this.declared;
     const total = this.sent + this.pendingLength;
     if (declared !== undefined && total !== declared) {
@@ -187,9 +179,10 @@ class PieceCutter {
     }
     if (total === 0) {
       out.push(this.chunk(Buffer.alloc(0), 0));
-      return;
+      return out;
     }
     while (this.pendingLength > 0) out.push(this.chunk(this.take(Math.min(this.size, this.pendingLength)), total));
+    return out;
   }
 
   private chunk(body: Buffer, total: number | "*"): MsrpRequest {
