@@ -214,11 +214,11 @@ export async function runMsrpThroughputBench({
    */
   const warmups = warmupMB > 0 ? Math.ceil(warmupMB / mb) : 0;
   const relayHost = await relayWorker(m, content.totalBytes + 1024);
-  const pfHarness = pf ? await (await import(new URL("../server/bench/pf-large-message.mjs", import.meta.url).href)).openPfHarness() : undefined;
+  const pfHarness = pf ? await (await import(new URL("../server/bench/pf-large-message.mjs", import.meta.url).href)).openPfHarness({ threadSplit: true }) : undefined;
   const viaPf = async (what, size, failureReport) => {
     const r = await pfHarness.sendOne(what, size, failureReport);
     const whatMB = what.totalBytes / MB;
-    return { s: whatMB / r.mbps, cpuMs: r.cpuMsPerMB * whatMB, peakExtraBytes: r.peakExtraBytes };
+    return { s: whatMB / r.mbps, cpuMs: r.cpuMsPerMB * whatMB, peakExtraBytes: r.peakExtraBytes, byThread: r.cpuMsPerMBByThread };
   };
   const interleaved = [
     ["raw", () => rawTcp(content)],
@@ -280,6 +280,10 @@ export async function runMsrpThroughputBench({
           : {}),
       },
       rounds: mbPerSec.map((x) => Math.round(x)),
+      // Where the CPU went (PF rows, Linux): the clients' thread, the PF's, and V8's helpers.
+      ...(rs[0].byThread?.pf !== undefined
+        ? { cpuMsPerMBByThread: Object.fromEntries(["main", "pf", "other"].map((k) => [k, median(rs.map((r) => r.byThread[k]))])) }
+        : {}),
       ...(rs[0].peakExtraBytes !== undefined ? { peakExtraBytes: Math.max(...rs.map((r) => r.peakExtraBytes)) } : {}),
     };
   };
@@ -344,9 +348,11 @@ async function best(fn, warmups, reps, messageMB) {
 /** The table `node msrp-throughput.mjs` prints (also used by run-all). */
 export function formatMsrpThroughput(r) {
   const lines = [];
+  const threads = (x) =>
+    x.cpuMsPerMBByThread ? ` (clients ${x.cpuMsPerMBByThread.main.toFixed(2)}, PF ${x.cpuMsPerMBByThread.pf.toFixed(2)}, V8 helpers ${x.cpuMsPerMBByThread.other.toFixed(2)})` : "";
   const row = (name, x, ratio) =>
     lines.push(
-      `  ${name.padEnd(72)} ${x.mbPerSec.toFixed(0).padStart(6)} MB/s  ${x.cpuMsPerMB.toFixed(2).padStart(5)} CPU-ms/MB` +
+      `  ${name.padEnd(72)} ${x.mbPerSec.toFixed(0).padStart(6)} MB/s  ${x.cpuMsPerMB.toFixed(2).padStart(5)} CPU-ms/MB${threads(x)}` +
         (ratio === undefined
           ? ""
           : `  ${ratio.raw.toFixed(2)}x raw${range(ratio.rawRange)}` +

@@ -76,7 +76,9 @@ for (const [name, x] of Object.entries(f)) {
 }
 
 const t = await runIsolated(here("msrp-throughput.mjs"), "runMsrpThroughputBench", { mb: quick ? 50 : 200, reps: quick ? 1 : 5, pfWarmupMB: quick ? 500 : 3000 });
-const mbps = (x) => `${fmt(x.mbPerSec)} MB/s (${fmt(x.cpuMsPerMB, 2)} CPU-ms/MB)`;
+const byThread = (x) =>
+  x.cpuMsPerMBByThread ? `: clients ${fmt(x.cpuMsPerMBByThread.main, 2)}, PF ${fmt(x.cpuMsPerMBByThread.pf, 2)}, V8 helpers ${fmt(x.cpuMsPerMBByThread.other, 2)}` : "";
+const mbps = (x) => `${fmt(x.mbPerSec)} MB/s (${fmt(x.cpuMsPerMB, 2)} CPU-ms/MB${byThread(x)})`;
 // Rows run in interleaved rounds give the median [range] of their per-round ratios.
 const range = (r) => (r ? ` [${fmt(r[0], 2)}–${fmt(r[1], 2)}]` : "");
 const vs = (r) =>

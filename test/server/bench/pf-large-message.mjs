@@ -169,7 +169,7 @@ export async function runPfLargeMessageBench({ mb = 50, reps = 3, chunkSize = 64
  * runPfLargeMessageBench and by msrp-throughput.mjs, which interleaves PF messages with its TCP
  * anchors so that every ratio compares runs made moments apart.
  */
-export async function openPfHarness() {
+export async function openPfHarness({ threadSplit: splitByThread = Boolean(process.env.PF_BENCH_THREADS) } = {}) {
   const { createMsrpEndpoint } = await import(dist("protocol/msrp/index.js"));
   const { SipStreamFramer } = await import(dist("protocol/sip/parser.js"));
   const worker = new Worker(fileURLToPath(import.meta.url), process.env.PF_BENCH_PROF ? { execArgv: ["--cpu-prof", `--cpu-prof-dir=${process.env.PF_BENCH_PROF}`] } : {});
@@ -245,7 +245,7 @@ export async function openPfHarness() {
     // process.memoryUsage() reads /proc: sampled every 25 ms it costs the clients' thread little.
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 25);
     const got = new Promise((resolve) => b.once("message", () => resolve(performance.now())));
-    const th0 = process.env.PF_BENCH_THREADS ? threadTimes() : undefined;
+    const th0 = splitByThread ? threadTimes() : undefined;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     const source = Buffer.isBuffer(content) ? content : content.source(chunkSize);
