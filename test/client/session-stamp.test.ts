@@ -135,6 +135,14 @@ describe("payloads", () => {
       expect(pieces.slice(1).every((p) => p.buffer === pattern.buffer)).toBe(true);
       expect(Buffer.concat(pieces).equals(Buffer.concat([head, payloadBytes(300_000, offset)]))).toBe(true);
     }
+    // Pieces smaller than the head (copies of head bytes, then of head and payload) and larger than
+    // the pattern (copies): the same bytes, in pieces of exactly that size.
+    for (const pieceBytes of [5, 3 * 1024 * 1024]) {
+      const size = pieceBytes === 5 ? 1000 : 5 * 1024 * 1024 + 3;
+      const pieces = [...patternStream(head, size, pattern.length - 7, pieceBytes)];
+      expect(pieces.slice(0, -1).every((p) => p.length === pieceBytes)).toBe(true);
+      expect(Buffer.concat(pieces).equals(Buffer.concat([head, payloadBytes(size, pattern.length - 7)]))).toBe(true);
+    }
     // The MSRP sender does not rescan the pattern's views for end-lines: it holds no run of seven hyphens.
     expect(pattern.indexOf("-------")).toBe(-1);
     expect(isVouchedFor(payloadBytes(65_536, 999))).toBe(true);
