@@ -213,19 +213,24 @@ export function payloadOffset(random: () => number): number {
  * see payloadPattern), else one copy.
  */
 export function payloadBytes(size: number, offset: number): Buffer {
-  const p = pattern2();
   const start = offset % PATTERN_BYTES;
-  if (size <= PATTERN_BYTES) return p.subarray(start, start + size);
+  if (size <= PATTERN_BYTES) return pattern2().subarray(start, start + size);
   const out = Buffer.allocUnsafe(size);
-  let written = 0;
-  let at = start;
-  while (written < size) {
-    const n = Math.min(size - written, PATTERN_BYTES - at);
+  copyPayload(out, 0, offset);
+  return out;
+}
+
+/** Fills `out` from index `from` on with the payload bytes that start at `offset` in the pattern. */
+function copyPayload(out: Buffer, from: number, offset: number): void {
+  const p = pattern2();
+  let at = offset % PATTERN_BYTES;
+  for (let written = from; written < out.length; ) {
+    // The doubled pattern: up to PATTERN_BYTES from any start are contiguous.
+    const n = Math.min(out.length - written, PATTERN_BYTES);
     p.copy(out, written, at, at + n);
     written += n;
-    at = 0;
+    at = (at + n) % PATTERN_BYTES;
   }
-  return out;
 }
 
 /**
@@ -252,7 +257,7 @@ export function* patternStream(head: Buffer, size: number, offset: number, piece
     const out = Buffer.allocUnsafe(to - from);
     let filled = 0;
     if (from < head.length) filled = head.copy(out, 0, from, Math.min(head.length, to));
-    if (filled < out.length) payloadBytes(out.length - filled, start + from + filled - head.length).copy(out, filled);
+    if (filled < out.length) copyPayload(out, filled, start + from + filled - head.length);
     yield out;
   }
 }

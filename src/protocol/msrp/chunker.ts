@@ -120,7 +120,7 @@ export async function* chunkMessage(opts: ChunkMessageOptions): AsyncGenerator<M
 /** chunkMessage for a Buffer or a synchronous iterable of Buffers, without a promise per chunk. */
 export function* chunkIterable(opts: ChunkMessageOptions & { source: Buffer | Iterable<Buffer> }): Generator<MsrpRequest> {
   if (Buffer.isBuffer(opts.source)) {
-    checkChunkSize(opts.chunkSize);
+    // chunkBody checks the chunk size.
     const declared = checkDeclared(opts.totalBytes);
     if (declared !== undefined && declared !== opts.source.length) {
       throw new ChunkerError("size-mismatch", `the body has ${opts.source.length} bytes, not the declared ${declared}`);

@@ -105,6 +105,6 @@ export function pickTransactionId(body: Buffer, next?: () => string): string {
   next ??= body.length >= LONG_TID_BODY_BYTES ? randomLongTransactionId : randomTransactionId;
   let tid = next();
   for (let i = 0; i < 64 && transactionIdOccursIn(tid, body); i++) tid = next();
-  for (let i = 0; i < 64 && transactionIdOccursIn(tid, body); i++) tid = randomTransactionId(32);
+  for (let i = 0; i < 64 && transactionIdOccursIn(tid, body); i++) tid = randomLongTransactionId();
   return tid;
 }
