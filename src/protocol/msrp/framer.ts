@@ -126,20 +126,58 @@ const CRLF = Buffer.from("\r\n", "latin1");
 const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
 const PREFIX = Buffer.from("MSRP ", "latin1");
 const EMPTY: Buffer = Buffer.alloc(0);
-const METHOD = /^[A-Z]+$/;
-const STATUS_LINE = /^(\d{3})(?: ([^\r\n]*))?$/;
-const DIGIT3 = /^\d{3}$/;
-
-function isStatusLine(rest: string): boolean {
-  if (rest.length === 3) return DIGIT3.test(rest);
-  return rest.length > 3 && rest.charCodeAt(3) === 0x20 && STATUS_LINE.test(rest);
-}
 const HEADER_NAME = /^[A-Za-z0-9\-_.!%*+`'~]+$/;
+const SP = 0x20;
+const HYPHEN = 0x2d;
+
 /**
- * Looser than RFC 4975's ident (which wants an alphanumeric first): a peer's odd but framable tid
- * is answered instead of costing the whole connection. Our own tids are always strict idents.
+ * The index of the first CRLF in buf[from, limit), or -1 (a JS loop: start lines are short, and a
+ * native search costs more to call than to run over a few dozen bytes).
  */
-const RECEIVED_TID = /^[A-Za-z0-9.\-+%=]{4,32}$/;
+function findCrlf(buf: Buffer, from: number, limit: number): number {
+  for (let i = from; i + 1 < limit; i++) if (buf[i] === CR && buf[i + 1] === LF) return i;
+  return -1;
+}
+/**
+ * 1 for the bytes a received tid may hold (4 to 32 of them): looser than RFC 4975's ident (which
+ * wants an alphanumeric first), so a peer's odd but framable tid is answered instead of costing
+ * the whole connection. Our own tids are always strict idents.
+ */
+const TID_BYTE = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-+%=") TID_BYTE[c.charCodeAt(0)] = 1;
+
+/**
+ * What follows the tid on a start line, buf[from, eol): a method (`[A-Z]+`) or a status code with
+ * an optional comment (`NNN` or `NNN comment`, the comment without CR or LF), else invalid. The usual method and comment come out as
+ * constants, not as fresh strings.
+ */
+function readRestOfStartLine(buf: Buffer, from: number, eol: number, tid: string): StartLine {
+  let i = from;
+  while (i < eol && buf[i]! >= 0x41 && buf[i]! <= 0x5a) i++;
+  if (i === eol && eol > from) return { kind: "request", tid, method: knownMethod(buf, from, eol) ?? buf.toString("latin1", from, eol) };
+  const d0 = buf[from]! - 0x30;
+  const d1 = buf[from + 1]! - 0x30;
+  const d2 = buf[from + 2]! - 0x30;
+  if (eol - from < 3 || d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return { kind: "invalid", tid };
+  const status = d0 * 100 + d1 * 10 + d2;
+  if (eol - from === 3) return { kind: "response", tid, status };
+  if (buf[from + 3] !== SP) return { kind: "invalid", tid };
+  for (let k = from + 4; k < eol; k++) if (buf[k] === CR || buf[k] === LF) return { kind: "invalid", tid };
+  const isOk = eol - from === 6 && buf[from + 4] === 0x4f && buf[from + 5] === 0x4b;
+  return { kind: "response", tid, status, comment: isOk ? "OK" : buf.toString("utf8", from + 4, eol) };
+}
+
+const KNOWN_METHODS = ["SEND", "REPORT", "AUTH", "NICKNAME"].map((m) => ({ name: m, bytes: Buffer.from(m, "latin1") }));
+
+function knownMethod(buf: Buffer, from: number, to: number): string | undefined {
+  for (const m of KNOWN_METHODS) {
+    if (m.bytes.length !== to - from) continue;
+    let k = 0;
+    while (k < m.bytes.length && buf[from + k] === m.bytes[k]) k++;
+    if (k === m.bytes.length) return m.name;
+  }
+  return undefined;
+}
 
 function scratchNeedle(): Buffer {
   const b = Buffer.alloc(9 + 32);
@@ -173,8 +211,10 @@ class FramerCore {
   /** Set once the start line of the current message is read. */
   private current: StartLine | undefined;
   private needle: Buffer = EMPTY;
-  /** `CRLF -------` and room for the longest tid (RECEIVED_TID allows 32 characters). */
+  /** `CRLF -------` and room for the longest tid (a received tid has at most 32 characters). */
   private readonly needleScratch: Buffer = scratchNeedle();
+  /** Views of the scratch needle by tid length (made once each, not once per message). */
+  private readonly needleViews: Buffer[] = [];
   /** Index just after the start line's CRLF. */
   private startLineEnd = 0;
   /** Where the next search for the end-line begins. */
@@ -185,6 +225,9 @@ class FramerCore {
    * parsing their URIs was the largest cost per small message.
    */
   private readonly validPaths = new PathCache();
+  /** Header lines of the last request and of the last response (see HeaderLineMemo). */
+  private readonly requestLines = new HeaderLineMemo();
+  private readonly responseLines = new HeaderLineMemo();
 
   // ---- cut-through state (streaming only) ----
   /** Where the next search for the blank line ending the header block begins; -1 once known. */
@@ -212,6 +255,10 @@ class FramerCore {
 
   get bufferedBytes(): number {
     return this.end - this.start + this.carry.length;
+  }
+
+  private lineMemo(cur: StartLine): HeaderLineMemo {
+    return cur.kind === "response" ? this.responseLines : this.requestLines;
   }
 
   /** The bytes held, as one Buffer ending at `end` (cached: searched several times per message). */
@@ -328,7 +375,7 @@ class FramerCore {
     // that out once every byte it needs is here.
     if (this.end < b + 2 + this.needle.length + 3) return false;
     const headers: MsrpHeaderList = [];
-    const problem = b > this.startLineEnd ? parseHeaderLines(buf.toString("utf8", this.startLineEnd, b), headers) : undefined;
+    const problem = b > this.startLineEnd ? this.requestLines.parse(buf, this.startLineEnd, b, headers) : undefined;
     if (problem !== undefined || validateHeaders(headers, this.validPaths) !== undefined) {
       // Framed whole, so the error is reported with the message as MsrpFramer does.
       this.noStream = true;
@@ -479,7 +526,7 @@ class FramerCore {
       }
     }
     const from = Math.max(this.start, this.lineScan);
-    const eol = this.held().indexOf(CRLF, from);
+    const eol = findCrlf(buf, from, Math.min(this.end, this.start + MAX_START_LINE_BYTES + 2));
     if (eol < 0) {
       if (this.end - this.start > MAX_START_LINE_BYTES) {
         return fatal("bad-start-line", `no CRLF within ${MAX_START_LINE_BYTES} bytes of a start line`);
@@ -487,27 +534,22 @@ class FramerCore {
       this.lineScan = Math.max(this.start, this.end - 1);
       return "wait";
     }
-    const line = buf.toString("utf8", this.start + PREFIX.length, eol);
-    const sp = line.indexOf(" ");
-    const tid = sp < 0 ? line : line.slice(0, sp);
-    if (!RECEIVED_TID.test(tid)) {
+    // Read byte by byte (no string of the whole line, no regular expressions): a start line per
+    // chunk and per 200.
+    const tidStart = this.start + PREFIX.length;
+    let i = tidStart;
+    while (i < eol && TID_BYTE[buf[i]!] === 1) i++;
+    const tidLength = i - tidStart;
+    if (tidLength < 4 || tidLength > 32 || (i < eol && buf[i] !== SP)) {
       return fatal("bad-start-line", "the start line has no valid transaction id");
     }
-    const rest = sp < 0 ? "" : line.slice(sp + 1);
-    let start: StartLine;
-    if (METHOD.test(rest)) {
-      start = { kind: "request", tid, method: rest };
-    } else if (isStatusLine(rest)) {
-      // `NNN` or `NNN comment` (what STATUS_LINE matches), read without a match array.
-      start = { kind: "response", tid, status: Number(rest.slice(0, 3)) };
-      if (rest.length > 3) start.comment = rest.slice(4);
-    } else {
-      start = { kind: "invalid", tid };
-    }
+    const tid = buf.toString("latin1", tidStart, i);
+    const start = i < eol ? readRestOfStartLine(buf, i + 1, eol, tid) : ({ kind: "invalid", tid } as const);
     this.current = start;
     // The needle lives in a scratch buffer of this framer (one message is framed at a time).
-    const n = 9 + this.needleScratch.write(tid, 9, "latin1");
-    this.needle = this.needleScratch.subarray(0, n);
+    const scratch = this.needleScratch;
+    for (let k = 0; k < tidLength; k++) scratch[9 + k] = buf[tidStart + k]!;
+    this.needle = this.needleViews[tidLength] ??= scratch.subarray(0, 9 + tidLength);
     this.startLineEnd = eol + 2;
     // The end-line may follow the start line directly (no headers): its CRLF is the start line's.
     this.scanPos = eol;
@@ -516,6 +558,10 @@ class FramerCore {
 
   private readToEndLine(): MsrpFrame | StreamedWhole | "wait" {
     const cur = this.current!;
+    if (cur.kind === "response" && this.scanPos === this.startLineEnd - 2) {
+      const frame = this.rememberedResponse(cur);
+      if (frame !== undefined) return frame;
+    }
     const data = this.held();
     const needleLen = this.needle.length;
     for (;;) {
@@ -542,6 +588,43 @@ class FramerCore {
     }
   }
 
+  /**
+   * A response made only of header lines remembered from earlier responses (HeaderLineMemo) and
+   * its end-line, read line by line without a search: the 200 that answers every chunk. Undefined
+   * for anything else (a new line, a body, bytes still missing, invalid headers): the general path
+   * then frames it, and gets the same result for a response this path would have taken.
+   */
+  private rememberedResponse(cur: StartLine & { kind: "response" }): MsrpFrame | undefined {
+    const buf = this.buf;
+    const end = this.end;
+    const needle = this.needle;
+    const headers: MsrpHeaderList = [];
+    let pos = this.startLineEnd;
+    for (let i = 0; ; i++) {
+      // An end-line here: `-------<tid>` (the needle without the CRLF that ended the line before), flag, CRLF.
+      const flagAt = pos + needle.length - 2;
+      if (flagAt + 3 <= end && buf[pos] === HYPHEN) {
+        let k = 2;
+        while (k < needle.length && buf[pos + k - 2] === needle[k]) k++;
+        const flag = k === needle.length ? flagOf(buf[flagAt]) : undefined;
+        if (flag === undefined || buf[flagAt + 1] !== CR || buf[flagAt + 2] !== LF) return undefined;
+        if (headers.length === 0 || validateHeaders(headers, this.validPaths) !== undefined) return undefined;
+        const message: MsrpMessage = { kind: "response", tid: cur.tid, status: cur.status, headers };
+        if (cur.comment !== undefined) message.comment = cur.comment;
+        const frameEnd = flagAt + 3;
+        const size = frameEnd - this.start;
+        this.start = frameEnd;
+        this.lineScan = frameEnd;
+        this.current = undefined;
+        return { ok: true, message, size };
+      }
+      const pair = this.responseLines.lineAt(i, buf, pos, end);
+      if (pair === undefined) return undefined;
+      headers.push(pair);
+      pos += this.responseLines.lengthOf(i) + 2;
+    }
+  }
+
   /** `contentEnd` is the index of the CRLF that precedes the end-line. */
   private buildFrame(cur: StartLine, contentEnd: number, flag: ContinuationFlag, size: number): MsrpFrame | StreamedWhole {
     const buf = this.buf;
@@ -557,14 +640,16 @@ class FramerCore {
     }
     const headers: MsrpHeaderList = [];
     if (headerEnd > this.startLineEnd) {
-      let text = buf.toString("utf8", this.startLineEnd, headerEnd);
       // "Content-Type: x CRLF CRLF -------" (an empty body without its CRLF) leaves an empty
       // last line: read it as an empty body rather than reject a harmless sender slip.
-      if (bodyStart < 0 && text.endsWith("\r\n")) {
-        text = text.slice(0, -2);
+      if (bodyStart < 0 && headerEnd - this.startLineEnd >= 2 && buf[headerEnd - 2] === CR && buf[headerEnd - 1] === LF) {
+        headerEnd -= 2;
         bodyStart = contentEnd;
       }
-      const problem = parseHeaderLines(text, headers);
+      const problem =
+        headerEnd > this.startLineEnd
+          ? this.lineMemo(cur).parse(buf, this.startLineEnd, headerEnd, headers)
+          : parseHeaderLines("", headers);
       if (problem) return withStart(problem, cur, headers);
     }
     const hasBodySection = bodyStart >= 0;
@@ -617,14 +702,97 @@ function parseHeaderLines(text: string, headers: MsrpHeaderList): MsrpParseError
     let lineEnd = text.indexOf("\r\n", pos);
     const last = lineEnd < 0;
     if (last) lineEnd = text.length;
-    const colon = text.indexOf(":", pos);
-    const name = colon < 0 || colon > lineEnd ? "" : trimmedSlice(text, pos, colon);
-    if (!HEADER_NAME.test(name)) {
-      return nonFatal("bad-header", `malformed header line: ${JSON.stringify(text.slice(pos, Math.min(lineEnd, pos + 80)))}`);
-    }
-    headers.push([canonicalMsrpHeaderName(name), trimmedSlice(text, colon + 1, lineEnd)]);
+    const problem = parseHeaderLine(text, pos, lineEnd, headers);
+    if (problem) return problem;
     if (last) return undefined;
     pos = lineEnd + 2;
+  }
+}
+
+/** One header line, text[pos, lineEnd), onto `headers`; the error names the line. */
+function parseHeaderLine(text: string, pos: number, lineEnd: number, headers: MsrpHeaderList): MsrpParseError | undefined {
+  const colon = text.indexOf(":", pos);
+  const name = colon < 0 || colon > lineEnd ? "" : trimmedSlice(text, pos, colon);
+  if (!HEADER_NAME.test(name)) {
+    return nonFatal("bad-header", `malformed header line: ${JSON.stringify(text.slice(pos, Math.min(lineEnd, pos + 80)))}`);
+  }
+  headers.push([canonicalMsrpHeaderName(name), trimmedSlice(text, colon + 1, lineEnd)]);
+  return undefined;
+}
+
+/** Longest header line remembered by HeaderLineMemo (longer ones are parsed every time). */
+const MEMO_LINE_BYTES = 512;
+
+/**
+ * The header lines of the last message of one kind on this stream, as bytes and as parsed
+ * [name, value] pairs, by position. A connection carries the same lines over and over (To-Path,
+ * From-Path, Message-ID, Content-Type of every chunk of a message; both paths of every 200), so a
+ * line whose bytes equal the one at its position last time is not decoded and split again: its
+ * pair is shared (header lists are never modified in place, only rebuilt). Only lines that
+ * changed (the Byte-Range of each chunk) are parsed. Bytes are copied in, so the memo never
+ * points into a caller's reused read buffer.
+ */
+class HeaderLineMemo {
+  private readonly bytes: Buffer[] = [];
+  private readonly lengths: number[] = [];
+  private readonly pairs: Array<[string, string]> = [];
+
+  /** Parses the header block buf[from, to) (no trailing CRLF) onto `headers`. */
+  parse(buf: Buffer, from: number, to: number, headers: MsrpHeaderList): MsrpParseError | undefined {
+    let pos = from;
+    for (let i = 0; ; i++) {
+      let lineEnd = this.matchAt(i, buf, pos, to);
+      if (lineEnd < 0) {
+        lineEnd = buf.indexOf(CRLF, pos);
+        if (lineEnd < 0 || lineEnd > to) lineEnd = to;
+        const text = buf.toString("utf8", pos, lineEnd);
+        const problem = parseHeaderLine(text, 0, text.length, headers);
+        if (problem) return problem;
+        this.remember(i, buf, pos, lineEnd, headers[headers.length - 1]!);
+      } else {
+        headers.push(this.pairs[i]!);
+      }
+      if (lineEnd >= to) return undefined;
+      pos = lineEnd + 2;
+    }
+  }
+
+  /** The end of the line at `pos` when it is the remembered line `i` byte for byte, else -1. */
+  private matchAt(i: number, buf: Buffer, pos: number, to: number): number {
+    if (i >= this.pairs.length) return -1;
+    const n = this.lengths[i]!;
+    const end = pos + n;
+    if (end > to || (end < to && (buf[end] !== CR || buf[end + 1] !== LF))) return -1;
+    const known = this.bytes[i]!;
+    for (let k = 0; k < n; k++) if (buf[pos + k] !== known[k]) return -1;
+    return end;
+  }
+
+  /** The pair of remembered line `i` when buf[pos..] holds it followed by CRLF (before `limit`). */
+  lineAt(i: number, buf: Buffer, pos: number, limit: number): [string, string] | undefined {
+    if (i >= this.pairs.length) return undefined;
+    const end = pos + this.lengths[i]!;
+    if (end + 2 > limit || buf[end] !== CR || buf[end + 1] !== LF) return undefined;
+    const known = this.bytes[i]!;
+    for (let k = 0; k < end - pos; k++) if (buf[pos + k] !== known[k]) return undefined;
+    return this.pairs[i];
+  }
+
+  lengthOf(i: number): number {
+    return this.lengths[i]!;
+  }
+
+  private remember(i: number, buf: Buffer, from: number, to: number, pair: [string, string]): void {
+    const n = to - from;
+    if (i > this.pairs.length || n > MEMO_LINE_BYTES) return;
+    let store = this.bytes[i];
+    if (store === undefined || store.length < n) {
+      store = Buffer.allocUnsafe(Math.max(64, n));
+      this.bytes[i] = store;
+    }
+    buf.copy(store, 0, from, to);
+    this.lengths[i] = n;
+    this.pairs[i] = pair;
   }
 }
 
@@ -761,8 +929,9 @@ const MAX_CACHED_PATHS = 64;
  */
 class PathCache {
   private readonly set = new Set<string>();
-  private a = "";
-  private b = "";
+  // Not "": an empty path is not valid, and must not pass for a cached one.
+  private a: string | undefined;
+  private b: string | undefined;
 
   has(value: string): boolean {
     if (value === this.a || value === this.b) return true;
