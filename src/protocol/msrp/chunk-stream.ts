@@ -17,6 +17,11 @@
  * open (RFC 4975 chunking exists for exactly that): `interrupt()` ends the current piece with `+`
  * and the next bytes (or the end) start a continuation piece.
  *
+ * A relay that forwards a chunk under the tid it came with (`bodyFramedByTid`) skips the scan: its
+ * framer has already read the body to its first `CRLF -------<tid>` + flag + CRLF, which is its
+ * end, so the body holds no end-line of that tid (the RFC 4975 §7.1 promise, kept on the next
+ * hop by the same bytes). Only continuation pieces, under fresh tids, are scanned.
+ *
  * Pure: it turns body segments into the byte pieces to write (views of the segments, never copies,
  * apart from the few bytes kept to find an occurrence across segments); the connection writes
  * them and keeps one transaction per piece head.
@@ -40,7 +45,10 @@ const DASHES = "\r\n-------";
 
 export class OutboundChunkWriter {
   private tid: string;
-  private needle: Buffer;
+  /** `CRLF -------<tid>`, made when the first scan needs it (never for a piece that is not scanned). */
+  private needleBytes: Buffer | undefined;
+  /** The current piece's body is known to hold no end-line of its tid: it is not scanned. */
+  private unscanned: boolean;
   /**
    * The last bytes of the current piece when they may begin an occurrence (≤ needle - 1). A piece
    * starts with the CRLF that ends its head: a receiver reads `CRLF CRLF -------<tid>$ CRLF` as an
@@ -57,14 +65,21 @@ export class OutboundChunkWriter {
 
   /**
    * `head`: the request to send (this hop's paths and tid; its body is ignored). `nextTid` gives
-   * the tids of continuation pieces (tests inject colliding ones).
+   * the tids of continuation pieces (tests inject colliding ones). `bodyFramedByTid`: the body
+   * comes from a stream framed by `head.tid` (see the module comment), so the first piece is not
+   * scanned.
    */
   constructor(
     private readonly head: MsrpRequest,
     private readonly nextTid: () => string = randomLongTransactionId,
+    bodyFramedByTid = false,
   ) {
     this.tid = head.tid;
-    this.needle = Buffer.from(DASHES + this.tid, "latin1");
+    this.unscanned = bodyFramedByTid;
+  }
+
+  private get needle(): Buffer {
+    return (this.needleBytes ??= Buffer.from(DASHES + this.tid, "latin1"));
   }
 
   /** Pieces so far (1 unless the body held an end-line of ours). */
@@ -90,6 +105,11 @@ export class OutboundChunkWriter {
   write(data: Buffer, out: ChunkWireOp[]): void {
     if (this.closed || data.length === 0) return;
     if (this.suspended) this.startPiece(out);
+    if (this.unscanned) {
+      out.push({ op: "body", bytes: data });
+      this.pieceBytes += data.length;
+      return;
+    }
     let rest = data;
     while (rest.length > 0) {
       const cut = this.findCut(rest);
@@ -187,6 +207,8 @@ export class OutboundChunkWriter {
     this.offset += this.pieceBytes;
     this.pieceBytes = 0;
     this.tail = CRLF;
+    // A continuation goes out under a fresh tid, which nothing has checked the body against.
+    this.unscanned = false;
   }
 
   /** A continuation piece starting at the next body byte: fresh tid, Byte-Range from there. */
@@ -198,7 +220,7 @@ export class OutboundChunkWriter {
     for (let i = 0; i < 64 && tid === this.tid; i++) tid = this.nextTid();
     if (tid === this.tid) tid = randomLongTransactionId();
     this.tid = tid;
-    this.needle = Buffer.from(DASHES + tid, "latin1");
+    this.needleBytes = undefined;
     const headers: MsrpHeaderList = [];
     let ranged = false;
     for (const h of this.head.headers) {

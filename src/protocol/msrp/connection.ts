@@ -236,6 +236,11 @@ export class MsrpConnection {
     return this.pending.size;
   }
 
+  /** True when `tid` names a request of ours still waiting for (or watched for) a response. */
+  tidInUse(tid: string): boolean {
+    return this.pending.has(tid) || this.errorWatch.has(tid);
+  }
+
   /** Queues one message; false when the caller should wait for drain (or the connection is closed). */
   write(m: MsrpMessage): boolean {
     if (this.closedFlag) return false;
@@ -268,16 +273,18 @@ export class MsrpConnection {
    * body as the returned stream is fed, the end-line at its end. Undefined when the connection is
    * closed or already carries such a chunk (send that one whole later instead). `onResult` (when
    * a response is expected) gets the chunk's outcome once: its first failure, else its last 200;
-   * `timeoutMs` runs per piece from its head.
+   * `timeoutMs` runs per piece from its head. `bodyFramedByTid`: the body comes from a stream framed
+   * by `head.tid`, so the first piece is not scanned for its end-line (OutboundChunkWriter).
    */
   openStream(
     head: MsrpRequest,
     timeoutMs: number,
     onResult?: (result: TransactionResult, tx: MsrpTransaction) => void,
     nextTid?: () => string,
+    bodyFramedByTid = false,
   ): MsrpOutboundStream | undefined {
     if (this.closedFlag || this.outStream) return undefined;
-    const stream = new MsrpOutboundStream(this, new OutboundChunkWriter(head, nextTid), timeoutMs, onResult);
+    const stream = new MsrpOutboundStream(this, new OutboundChunkWriter(head, nextTid, bodyFramedByTid), timeoutMs, onResult);
     this.outStream = stream;
     stream.begin();
     return stream;

@@ -73,6 +73,9 @@ export interface MsrpForwarderOptions {
 const DEFAULT_REFUSED_MEMORY = 1024;
 const STRIP = { stripSuccessReport: true };
 const NO_STRIP = { stripSuccessReport: false };
+// Cut-through chunks come from the source session's framer: their tid framed their body.
+const STRIP_FRAMED = { stripSuccessReport: true, bodyFramedByTid: true };
+const NO_STRIP_FRAMED = { stripSuccessReport: false, bodyFramedByTid: true };
 
 export class MsrpChunkForwarder {
   private readonly refused = new Map<string, number>();
@@ -158,10 +161,10 @@ export class MsrpChunkForwarder {
     const streamed = new StreamedChunk(this, chunk, facts, target);
     // A closure only for partial chunks: every other chunk allocates nothing more than before.
     const opts = facts.partial
-      ? { stripSuccessReport: !this.passReports, onLateError: (response: MsrpResponse) => streamed.lateError(response) }
+      ? { stripSuccessReport: !this.passReports, onLateError: (response: MsrpResponse) => streamed.lateError(response), bodyFramedByTid: true }
       : this.passReports
-        ? NO_STRIP
-        : STRIP;
+        ? NO_STRIP_FRAMED
+        : STRIP_FRAMED;
     const fwd = target.openForward(chunk.request, streamed.onResult, opts);
     if (!fwd) return undefined;
     streamed.fwd = fwd;

@@ -56,6 +56,13 @@ export type MsrpSessionState = "idle" | "connecting" | "bound" | "closed";
 export const DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+/**
+ * Shortest received tid a relay passes on as the tid of its own forwarded chunk (openForward): 16
+ * base-62 characters carry ~95 bits, RFC 4975 §7.1 asks for 64 bits of randomness, so such a tid
+ * does not collide with another sender's on the outgoing connection (and one in use there is not
+ * reused). Shorter tids may be counters.
+ */
+export const REUSABLE_TID_LENGTH = 16;
 
 export interface MsrpSessionOptions {
   /** Our session-id in the path (default: 20 random base-62 characters). */
@@ -581,6 +588,11 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       nextTid?: () => string;
       /** Failure-Report partial: called with an error response to any piece of the chunk. */
       onLateError?: (response: MsrpResponse) => void;
+      /**
+       * The body comes from an MSRP stream framed by `head.tid` (a relay passing on what its
+       * framer reads): the chunk may then keep that tid, and its body is not scanned again.
+       */
+      bodyFramedByTid?: boolean;
     } = {},
   ): MsrpForwardStream | undefined {
     const conn = this.conn;
@@ -595,9 +607,14 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       if (opts.stripSuccessReport && name === "Success-Report") continue;
       headers.push(h);
     }
-    // A streamed chunk is usually a large one (its body spans reads): long tids make every hop's
-    // end-line scan of it cheaper (LONG_TID_LENGTH).
-    const req: MsrpRequest = { kind: "request", tid: randomLongTransactionId(), method: "SEND", headers, body: head.body, flag: "+" };
+    // The tid it came with, when its framing vouches for the body and the tid is safe to reuse on
+    // this connection (random-looking: 16 characters or more; no request of ours is using it): the
+    // relay then reads every body byte once instead of twice (OutboundChunkWriter). Otherwise a
+    // fresh one: a streamed chunk is usually a large one (its body spans reads), and long tids make
+    // every hop's end-line scan of it cheaper (LONG_TID_LENGTH).
+    const keepTid = opts.bodyFramedByTid === true && head.tid.length >= REUSABLE_TID_LENGTH && !conn.tidInUse(head.tid);
+    const tid = keepTid ? head.tid : randomLongTransactionId();
+    const req: MsrpRequest = { kind: "request", tid, method: "SEND", headers, body: head.body, flag: "+" };
     const failureReport = getFailureReport(head);
     const fwd = new ForwardStream(this, failureReport === "yes", onResult);
     // Failure-Report partial: no transaction, but every tid the chunk goes out under (a piece
@@ -612,7 +629,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
         return tid;
       };
     }
-    const stream = conn.openStream(req, opts.transactionTimeoutMs ?? this.transactionTimeoutMs, fwd.answered ? fwd.onStreamResult : undefined, nextTid);
+    const stream = conn.openStream(req, opts.transactionTimeoutMs ?? this.transactionTimeoutMs, fwd.answered ? fwd.onStreamResult : undefined, nextTid, keepTid);
     if (!stream) return undefined;
     if (onLateError !== undefined) conn.watchErrors(req.tid, onLateError);
     fwd.stream = stream;

@@ -174,6 +174,31 @@ describe("outbound chunk writer (cut-through forwarding)", () => {
     }
   });
 
+  it("a body framed by the head's own tid goes out unscanned in one piece; a continuation under a fresh tid is scanned again", () => {
+    // `CRLF -------<tid>` followed by no flag: a body its sender may send (it is no end-line), and
+    // that the scanning writer conservatively cuts. The framer that read it vouches for it.
+    const lookAlike = Buffer.from("head of body\r\n-------keepTid0123456789X and more");
+    const scanned = pass(new OutboundChunkWriter(head("keepTid0123456789"), tidSequence(["contTid01"])), [lookAlike], "$");
+    expect(frames(scanned.wire).map((p) => p.tid)).toEqual(["keepTid0123456789", "contTid01"]);
+
+    const writer = new OutboundChunkWriter(head("keepTid0123456789"), tidSequence(["contTid01", "contTid02"]), true);
+    const ops = writer.start();
+    writer.write(lookAlike, ops);
+    expect(ops.filter((o) => o.op === "body").map((o) => o.bytes)).toEqual([lookAlike]); // one view, not cut
+    ops.push(...writer.interrupt());
+    // The continuation goes out under contTid01: its look-alike is cut again.
+    const second = Buffer.from("tail\r\n-------contTid01 end");
+    writer.write(second, ops);
+    ops.push(...writer.end("$"));
+    const pieces = frames(Buffer.concat(ops.map((o) => o.bytes)));
+    expect(pieces.map((p) => [p.tid, p.flag])).toEqual([
+      ["keepTid0123456789", "+"],
+      ["contTid01", "+"],
+      ["contTid02", "$"],
+    ]);
+    expect(Buffer.concat(pieces.map((p) => p.body)).equals(Buffer.concat([lookAlike, second]))).toBe(true);
+  });
+
   it("ignores writes after the end", () => {
     const writer = new OutboundChunkWriter(head("outTid005"));
     writer.start();

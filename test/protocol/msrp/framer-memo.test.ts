@@ -41,7 +41,7 @@ const TIDS = ["tid1", "tid2xyz", "T".repeat(32), "a.b-c+d%e=f"];
 interface Spec {
   kind: "request" | "response" | "empty-send" | "report";
   tid: string;
-  paths: string[];
+  paths: readonly string[];
   lines: string[];
   body: string;
   flag: string;

@@ -275,14 +275,10 @@ describe("MSRP relay cut-through", () => {
     const body = randomBytes(1_000_000, 21);
     const wire = chunk("cutThrough1", body, "ct-1");
     const got = nextMessage(receiver);
-    // The tid the relay's cut-through chunk went out under: the longest RFC 4975 allows, so every
-    // hop's end-line scan of this large body skips further (LONG_TID_LENGTH).
-    const forwardedTids: string[] = [];
-    const onHead = receiver.handleRequestHead.bind(receiver);
-    receiver.handleRequestHead = (head, conn) => {
-      forwardedTids.push(head.tid);
-      return onHead(head, conn);
-    };
+    // The tid the relay's cut-through chunk went out under: not the sender's (too short to be
+    // reused, REUSABLE_TID_LENGTH) but a fresh one, the longest RFC 4975 allows, so every hop's
+    // end-line scan of this large body skips further (LONG_TID_LENGTH).
+    const forwardedTids = recordForwardedTids(receiver);
     raw.sendRaw(wire.subarray(0, 600_000));
     // Most of the first 600 KB went on before the chunk's end-line even exists.
     await waitFor(() => legB.bytesSent >= 500_000);
@@ -295,6 +291,48 @@ describe("MSRP relay cut-through", () => {
     expect(ok!.ok && ok!.message).toMatchObject({ kind: "response", tid: "cutThrough1", status: 200 });
     expect(bridge.aToB).toMatchObject({ chunks: 1, bytes: body.length, failedChunks: 0 });
     expect(forwardedTids).toHaveLength(1);
+    expect(forwardedTids[0]).toHaveLength(32);
+  });
+
+  it("passes a chunk on under the sender's own tid when that is a long random one, in one piece, look-alikes and all", async () => {
+    const relay = await endpoints.create();
+    const { raw, receiver, bridge, chunk } = await rawChain(relay, await endpoints.create(), 8);
+    const tid = "keepTid0123456789AB";
+    // `CRLF -------<tid>` without a flag after it is no end-line: a sender may send it, the relay's
+    // framer reads past it, and the forwarded chunk (same tid, not scanned again) must carry it whole.
+    const body = Buffer.concat([randomBytes(400_000, 28), Buffer.from(`\r\n-------${tid}X`), randomBytes(400_000, 29)]);
+    const forwardedTids = recordForwardedTids(receiver);
+    const got = nextMessage(receiver);
+    raw.sendRaw(chunk(tid, body, "ct-8"));
+    const m = await got;
+    expect(m.body.equals(body)).toBe(true);
+    expect(m.chunks).toBe(1);
+    expect(forwardedTids).toEqual([tid]);
+    const [, ok] = await raw.waitFrames(2);
+    expect(ok!.ok && ok!.message).toMatchObject({ kind: "response", tid, status: 200 });
+    expect(bridge.aToB).toMatchObject({ chunks: 1, bytes: body.length, failedChunks: 0 });
+  });
+
+  it("does not reuse a sender's tid that a chunk still waiting for its answer on the far connection has", async () => {
+    const relay = await endpoints.create();
+    const receiverEp = await endpoints.create();
+    const one = await rawChain(relay, receiverEp, 9);
+    const two = await rawChain(relay, receiverEp, 10);
+    expect(one.legB.connection).toBe(two.legB.connection);
+    const tid = "sameTid0123456789XY";
+    // The first receiver never answers: the relay's chunk under `tid` stays pending on the connection.
+    const unanswered: string[] = [];
+    one.receiver.setChunkHandler((c) => unanswered.push(c.request.tid));
+    const forwardedTids = recordForwardedTids(two.receiver);
+    one.raw.sendRaw(one.chunk(tid, randomBytes(300_000, 30), "ct-9"));
+    await waitFor(() => unanswered.length === 1);
+    expect(unanswered).toEqual([tid]);
+    const got = nextMessage(two.receiver);
+    const body = randomBytes(300_000, 31);
+    two.raw.sendRaw(two.chunk(tid, body, "ct-10"));
+    expect((await got).body.equals(body)).toBe(true);
+    expect(forwardedTids).toHaveLength(1);
+    expect(forwardedTids[0]).not.toBe(tid);
     expect(forwardedTids[0]).toHaveLength(32);
   });
 
@@ -386,6 +424,17 @@ describe("MSRP relay cut-through", () => {
     expect(one.raw.frames.map((f) => f.ok && f.message.kind === "response" && f.message.status)).toEqual([200, 200]);
   });
 });
+
+/** The tids of the chunk heads `receiver` gets, in order. */
+function recordForwardedTids(receiver: MsrpSession): string[] {
+  const tids: string[] = [];
+  const onHead = receiver.handleRequestHead.bind(receiver);
+  receiver.handleRequestHead = (head, conn) => {
+    tids.push(head.tid);
+    return onHead(head, conn);
+  };
+  return tids;
+}
 
 async function waitFor(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
