@@ -39,7 +39,7 @@ import type { ContinuationFlag, MsrpMessage, MsrpRequest, MsrpResponse } from ".
 import { createBadRequestResponse } from "./response.js";
 import { serializeMsrp, serializeMsrpParts } from "./serializer.js";
 import type { MsrpSession } from "./session.js";
-import { type BorrowedReads, CopySlabs, isBorrowed } from "./socket-reads.js";
+import { type BorrowedReads, CopySlabs, isBorrowed, retainRelayRead } from "./socket-reads.js";
 
 /**
  * Requests watched for an error response (Failure-Report partial) per connection. An error comes
@@ -88,6 +88,11 @@ export interface MsrpBodySink {
   end(flag: ContinuationFlag): void;
   /** The request will never end (its connection closed or its framing failed). */
   abort(): void;
+  /**
+   * True for a sink that writes the bytes on to another connection (a relay): the socket they
+   * came from then reads into relay read buffers, so those writes need no copy (socket-reads.ts).
+   */
+  readonly forwardsBytes?: boolean;
 }
 
 export interface MsrpConnectionHandler {
@@ -145,6 +150,7 @@ export class MsrpConnection {
 
   private readonly framer: MsrpFramer | undefined;
   private readonly streamFramer: MsrpStreamFramer | undefined;
+  private readonly reads: BorrowedReads | undefined;
   /** The sink of the request whose body is arriving, or the parts collected for onRequest. */
   private inSink: MsrpBodySink | undefined;
   private inCollect: { head: MsrpRequest; body: BodyCollector } | undefined;
@@ -192,13 +198,18 @@ export class MsrpConnection {
     if (opts.handler.onRequestHead) this.streamFramer = new MsrpStreamFramer(framerOpts);
     else this.framer = new MsrpFramer(framerOpts);
     socket.setNoDelay(true);
+    this.reads = opts.reads;
     if (opts.reads) opts.reads.handler = (data) => this.onData(data);
     // With `reads` no 'data' event ever comes; the listener is there should a Node version not
     // honour `onread` on an adopted socket: its bytes then still arrive (the default way).
     socket.on("data", (data: Buffer) => this.onData(data));
     socket.on("drain", () => this.onDrain());
     socket.on("error", (err) => this.finish(err));
-    socket.on("close", () => this.finish(undefined));
+    socket.on("close", () => {
+      // No read can come any more: a relay read buffer lent to this socket may go back.
+      this.reads?.close();
+      this.finish(undefined);
+    });
     // The peer half-closing means it will send nothing more; MSRP has no use for half-open links.
     socket.on("end", () => this.close());
   }
@@ -315,9 +326,15 @@ export class MsrpConnection {
   /**
    * Body bytes go out as they are (no copy of a 50 MB message's chunks), except borrowed ones
    * (a relay passing on what it just read): Node keeps a reference to what it cannot write at
-   * once, and the next read overwrites borrowed bytes, so those go out from a copy.
+   * once, and the next read overwrites borrowed bytes, so those go out from a copy — unless they
+   * are in a relay read buffer, which the write holds until it has left (socket-reads.ts).
    */
   private writeBody(body: Buffer): void {
+    const release = retainRelayRead(body);
+    if (release !== undefined) {
+      this.socket.write(body, release);
+      return;
+    }
     if (!isBorrowed(body)) {
       this.socket.write(body);
       return;
@@ -467,8 +484,13 @@ export class MsrpConnection {
         continue;
       }
       if (e.part === "body") {
-        if (this.inSink) this.inSink.data(e.data);
-        else this.inCollect?.body.add(e.data);
+        const sink = this.inSink;
+        if (sink) {
+          if (sink.forwardsBytes === true && this.reads !== undefined) this.reads.relaying = true;
+          sink.data(e.data);
+        } else {
+          this.inCollect?.body.add(e.data);
+        }
       } else if (e.part === "head") {
         const sink = this.handler.onRequestHead!(this, e.request);
         if (sink) this.inSink = sink;

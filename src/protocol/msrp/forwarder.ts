@@ -257,6 +257,7 @@ export class MsrpChunkForwarder {
  * garbage collector copies.
  */
 class StreamedChunk implements MsrpBodySink {
+  readonly forwardsBytes = true;
   fwd: MsrpForwardStream | undefined;
   private bytes = 0;
   private flag: ContinuationFlag | undefined;

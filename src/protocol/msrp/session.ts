@@ -244,6 +244,31 @@ export interface MsrpForwardStream {
   abort(): void;
 }
 
+/** The handler's sink for a chunk's body, with the session counting the bytes on their way to it. */
+class CountedSink implements MsrpBodySink {
+  readonly forwardsBytes: boolean | undefined;
+
+  constructor(
+    private readonly session: MsrpSession,
+    private readonly sink: MsrpBodySink,
+  ) {
+    this.forwardsBytes = sink.forwardsBytes;
+  }
+
+  data(bytes: Buffer): void {
+    this.session.countReceived(bytes.length);
+    this.sink.data(bytes);
+  }
+
+  end(flag: ContinuationFlag): void {
+    this.sink.end(flag);
+  }
+
+  abort(): void {
+    this.sink.abort();
+  }
+}
+
 /** State of one send() in progress. */
 interface Outgoing {
   messageId: string;
@@ -746,15 +771,12 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     const handler = this.chunkStreamHandler;
     if (!handler || !this.chunkHandler) return this.chunkHandler ? undefined : this.countingSink(head, conn);
     const sink = handler(new MsrpIncomingChunk(this, head, conn, this.clock.nowNs()));
-    if (!sink) return undefined;
-    return {
-      data: (bytes) => {
-        this.bytesReceived += bytes.length;
-        sink.data(bytes);
-      },
-      end: (flag) => sink.end(flag),
-      abort: () => sink.abort(),
-    };
+    return sink ? new CountedSink(this, sink) : undefined;
+  }
+
+  /** @internal Body bytes of a chunk taken by the stream handler. */
+  countReceived(n: number): void {
+    this.bytesReceived += n;
   }
 
   /**

@@ -22,6 +22,17 @@
  * `isBorrowed` tells borrowed bytes apart by their backing store, so the rule is checked where
  * bytes are kept or written, not by convention.
  *
+ * Relaying sockets (the PF passing a large message on chunk by chunk) skip that copy: while the
+ * bytes of a socket's reads are being written on to another socket (`relaying`, set by its
+ * connection), its next reads go into a buffer lent to it alone (a RelayReadBuffer) instead of the
+ * thread's. Writes of those bytes hold the buffer (`retainRelayRead`) until Node has sent them; a
+ * buffer still held when its socket reads again is set aside and the socket reads into another
+ * (Node asks for the next read's buffer after every read), so nothing written is ever overwritten.
+ * The bytes are still borrowed for everyone else (the framer, body collectors): the buffer is
+ * reused once its writes have left. Memory: about two buffers per relaying socket (the reads of one
+ * turn, the writes of the last), capped per thread (RELAY_READ_BYTES_MAX); past the cap, and for
+ * every socket that is not relaying, reads go into the thread's buffer and relayed bytes are copied.
+ *
  * Accepted sockets: Node takes `onread` only when a Socket is constructed, and a server builds
  * its sockets itself; `adoptAcceptedSocket` moves the accepted handle (the server pauses it on
  * connect) into a new Socket that has `onread`. Where that is not possible, the socket is read
@@ -43,9 +54,12 @@ function readBuffer(): Buffer {
   return threadReadBuffer;
 }
 
-/** True when `bytes` are a view of this thread's read buffer (valid only until the next read). */
+/**
+ * True when `bytes` are a view of a read buffer: the thread's, or a relay read buffer (both valid
+ * only until the next read).
+ */
 export function isBorrowed(bytes: Uint8Array): boolean {
-  return threadReadBuffer !== undefined && bytes.buffer === threadReadBuffer.buffer;
+  return (threadReadBuffer !== undefined && bytes.buffer === threadReadBuffer.buffer) || (relayBuffers.size > 0 && relayBuffers.has(bytes.buffer));
 }
 
 /** `bytes` if they are not borrowed, else a copy that is the caller's to keep. */
@@ -53,18 +67,120 @@ export function ownBytes(bytes: Buffer): Buffer {
   return isBorrowed(bytes) ? Buffer.from(bytes) : bytes;
 }
 
+/** Most bytes of relay read buffers a thread lends out at once (past it, relayed bytes are copied). */
+export const RELAY_READ_BYTES_MAX = 64 * 1024 * 1024;
+let relayReadBytesMax = RELAY_READ_BYTES_MAX;
+
+/** Sets the thread's cap on relay read buffers (tests); returns the previous one. */
+export function limitRelayReadBytes(bytes: number): number {
+  const previous = relayReadBytesMax;
+  relayReadBytesMax = bytes;
+  return previous;
+}
+/** Empty relay read buffers kept for reuse. */
+const FREE_RELAY_BUFFERS_KEPT = 8;
+
+/** A read buffer lent to one relaying socket; see the module comment. */
+class RelayReadBuffer {
+  readonly bytes = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  /** Writes of its bytes not yet sent. */
+  refs = 0;
+  /** Some socket's next read goes here: not reusable even with no writes pending. */
+  lent = false;
+  /** The write callback of every write that retains it. */
+  readonly release = (): void => {
+    if (--this.refs === 0 && !this.lent) recycleRelayBuffer(this);
+  };
+}
+
+/** Every relay read buffer of the thread, by backing store (to tell their bytes apart). */
+const relayBuffers = new Map<ArrayBufferLike, RelayReadBuffer>();
+const freeRelayBuffers: RelayReadBuffer[] = [];
+
+function takeRelayBuffer(): RelayReadBuffer | undefined {
+  const inUse = relayBuffers.size - freeRelayBuffers.length;
+  if ((inUse + 1) * READ_BUFFER_BYTES > relayReadBytesMax) return undefined;
+  let b = freeRelayBuffers.pop();
+  if (b === undefined) {
+    b = new RelayReadBuffer();
+    relayBuffers.set(b.bytes.buffer, b);
+  }
+  b.lent = true;
+  return b;
+}
+
+function recycleRelayBuffer(b: RelayReadBuffer): void {
+  if (freeRelayBuffers.length < FREE_RELAY_BUFFERS_KEPT) freeRelayBuffers.push(b);
+  else relayBuffers.delete(b.bytes.buffer);
+}
+
+/**
+ * For bytes read into a relay read buffer: holds the buffer until a write of them has left and
+ * returns the callback to give that write. Undefined for any other bytes.
+ */
+export function retainRelayRead(bytes: Uint8Array): (() => void) | undefined {
+  if (relayBuffers.size === 0) return undefined;
+  const b = relayBuffers.get(bytes.buffer);
+  if (b === undefined) return undefined;
+  b.refs++;
+  return b.release;
+}
+
+/** Relay read buffers lent or held by writes, and free (for tests and statistics). */
+export function relayReadBufferCounts(): { inUse: number; free: number } {
+  return { inUse: relayBuffers.size - freeRelayBuffers.length, free: freeRelayBuffers.length };
+}
+
 /** Where a socket's reads go; the connection sets `handler` once it exists. */
 export class BorrowedReads {
   handler: ((bytes: Buffer) => void) | undefined;
+  /**
+   * Set by the connection while handling a read whose bytes it passes on to another socket:
+   * the socket's next read then goes into a relay read buffer. Cleared before every read.
+   */
+  relaying = false;
+  /** The relay read buffer this socket's next read goes into, if any. */
+  private lent: RelayReadBuffer | undefined;
+
   /** The `onread` option for net.connect / new Socket. */
   readonly onread = {
-    buffer: readBuffer,
+    // Node asks for the buffer of the next read once at the start and again after every read.
+    buffer: (): Buffer => this.nextReadBuffer(),
     callback: (n: number, buf: Uint8Array): boolean => {
+      this.relaying = false;
       this.handler?.((buf as Buffer).subarray(0, n));
       // Pausing is the connection's own business (holdReading), not a return value here.
       return true;
     },
   };
+
+  /** The socket is gone: its relay read buffer goes back once its writes have left. Safe twice. */
+  close(): void {
+    this.giveBack();
+  }
+
+  private nextReadBuffer(): Buffer {
+    if (!this.relaying) {
+      this.giveBack();
+      return readBuffer();
+    }
+    const lent = this.lent;
+    // Nothing of the last read is still to be written: read into the same buffer again.
+    if (lent !== undefined && lent.refs === 0) return lent.bytes;
+    this.giveBack();
+    const next = takeRelayBuffer();
+    if (next === undefined) return readBuffer();
+    this.lent = next;
+    return next.bytes;
+  }
+
+  private giveBack(): void {
+    const lent = this.lent;
+    if (lent === undefined) return;
+    this.lent = undefined;
+    lent.lent = false;
+    if (lent.refs === 0) recycleRelayBuffer(lent);
+  }
 }
 
 interface Slab {

@@ -9,6 +9,7 @@ import {
   type MsrpSession,
   type MsrpSessionOptions,
 } from "../../../src/protocol/msrp/index.js";
+import { limitRelayReadBytes, relayReadBufferCounts } from "../../../src/protocol/msrp/socket-reads.js";
 import { collectMessages, EndpointSet, nextMessage, randomBytes, RawPeer } from "./support/msrp-peers.js";
 
 const endpoints = new EndpointSet();
@@ -96,20 +97,30 @@ describe("MSRP relay between two sessions (chunk by chunk)", () => {
     }
   });
 
-  it("relays byte-identical while the receiver does not read for a while: what the far socket holds is a copy, not the reused read buffer", async () => {
-    const { sender, receiver, bridge } = await relayChain();
-    const receiving = receiver.connection!;
-    receiving.holdReading();
-    const body = randomBytes(12 * 1024 * 1024, 19);
-    const got = nextMessage(receiver);
-    const sending = sender.send(body, { contentType: "application/octet-stream", chunkSize: 256 * 1024 });
-    // Meanwhile the relay keeps reading the sender (into the same reused buffer) until the far leg congests.
-    await new Promise((r) => setTimeout(r, 200));
-    expect(bridge.aToB.pauses).toBeGreaterThan(0);
-    receiving.releaseReading();
-    expect(await sending).toMatchObject({ ok: true, chunks: 48 });
-    expect((await got).body.equals(body)).toBe(true);
-  });
+  for (const relayBuffers of [true, false]) {
+    it(`relays byte-identical while the receiver does not read for a while: what the far socket holds is ${relayBuffers ? "in relay read buffers the writes hold" : "a copy (relay read buffers capped at 0)"}, never a buffer read into again`, async () => {
+      const previous = relayBuffers ? undefined : limitRelayReadBytes(0);
+      try {
+        // A far connection that takes 4 MiB before it counts as congested: several reads are relayed
+        // (and held) before the relay stops reading its sender.
+        const { sender, receiver, bridge } = await relayChain({ relay: { sendBufferBytes: 4 * 1024 * 1024 } });
+        const receiving = receiver.connection!;
+        receiving.holdReading();
+        const body = randomBytes(12 * 1024 * 1024, 19);
+        const got = nextMessage(receiver);
+        const sending = sender.send(body, { contentType: "application/octet-stream", chunkSize: 256 * 1024 });
+        // Meanwhile the relay keeps reading the sender until the far leg congests.
+        await new Promise((r) => setTimeout(r, 200));
+        expect(bridge.aToB.pauses).toBeGreaterThan(0);
+        expect(relayReadBufferCounts().inUse > 0).toBe(relayBuffers);
+        receiving.releaseReading();
+        expect(await sending).toMatchObject({ ok: true, chunks: 48 });
+        expect((await got).body.equals(body)).toBe(true);
+      } finally {
+        if (previous !== undefined) limitRelayReadBytes(previous);
+      }
+    });
+  }
 
   it("keeps interleaved messages apart", async () => {
     const { sender, receiver } = await relayChain();

@@ -1,6 +1,18 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { adoptAcceptedSocket, BorrowedReads, CopySlabs, isBorrowed, ownBytes, SLAB_BYTES } from "../../../src/protocol/msrp/socket-reads.js";
+import {
+  adoptAcceptedSocket,
+  BorrowedReads,
+  CopySlabs,
+  isBorrowed,
+  limitRelayReadBytes,
+  ownBytes,
+  READ_BUFFER_BYTES,
+  RELAY_READ_BYTES_MAX,
+  relayReadBufferCounts,
+  retainRelayRead,
+  SLAB_BYTES,
+} from "../../../src/protocol/msrp/socket-reads.js";
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -117,3 +129,108 @@ async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * A byte relay built like the PF's: its accepted socket reads with BorrowedReads and says it is
+ * relaying, and writes what it reads on to a sink that does not read at first (so the writes are
+ * held by Node). Returns what the sink got, and how many reads were written on without a copy.
+ */
+async function relayThroughPausedSink(payload: Buffer): Promise<{ received: Buffer; uncopiedReads: number; copiedReads: number; borrowed: boolean }> {
+  const sinkServer = createServer({ pauseOnConnect: true });
+  servers.push(sinkServer);
+  await new Promise<void>((r) => sinkServer.listen(0, "127.0.0.1", r));
+  const sinkSocket = new Promise<Socket>((r) => sinkServer.once("connection", r));
+  const out = connect((sinkServer.address() as { port: number }).port, "127.0.0.1");
+  sockets.push(out);
+  const sink = await sinkSocket;
+  sockets.push(sink);
+
+  const { port, accepted } = await adoptingServerWith((reads) => {
+    let uncopied = 0;
+    let copied = 0;
+    let borrowed = true;
+    reads.handler = (bytes) => {
+      borrowed &&= isBorrowed(bytes);
+      reads.relaying = true;
+      const release = retainRelayRead(bytes);
+      if (release) {
+        uncopied++;
+        out.write(bytes, release);
+      } else {
+        copied++;
+        out.write(Buffer.from(bytes));
+      }
+    };
+    return () => ({ uncopied, copied, borrowed });
+  });
+  const client = connect(port, "127.0.0.1");
+  sockets.push(client);
+  client.write(payload);
+  const counts = await accepted;
+  // Let the relay read (and hold) everything before the sink reads a byte.
+  await waitFor(() => out.writableLength + (out.bytesWritten ?? 0) >= payload.length);
+  const got: Buffer[] = [];
+  let n = 0;
+  sink.on("data", (d: Buffer) => {
+    got.push(d);
+    n += d.length;
+  });
+  sink.resume();
+  await waitFor(() => n === payload.length);
+  const c = counts();
+  return { received: Buffer.concat(got), uncopiedReads: c.uncopied, copiedReads: c.copied, borrowed: c.borrowed };
+}
+
+/** Like adoptingServer, with the handler set up by `setup`; resolves with what `setup` returned. */
+async function adoptingServerWith<T>(setup: (reads: BorrowedReads) => T): Promise<{ port: number; accepted: Promise<T> }> {
+  let resolve!: (v: T) => void;
+  const accepted = new Promise<T>((r) => (resolve = r));
+  const server = createServer({ pauseOnConnect: true }, (raw) => {
+    const reads = new BorrowedReads();
+    const result = setup(reads);
+    const socket = adoptAcceptedSocket(raw, reads);
+    if (!socket) throw new Error("could not adopt the accepted socket");
+    socket.on("close", () => reads.close());
+    sockets.push(socket);
+    resolve(result);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { port: (server.address() as { port: number }).port, accepted };
+}
+
+function pattern(bytes: number, seed: number): Buffer {
+  const b = Buffer.alloc(bytes);
+  for (let i = 0; i < b.length; i++) b[i] = (i * 31 + seed + (i >> 12)) & 0xff;
+  return b;
+}
+
+describe("relay read buffers (a relaying socket's reads are written on without a copy)", () => {
+  it("a relaying socket reads into buffers lent to it alone: what a slow receiver has not taken yet is never overwritten", async () => {
+    const before = relayReadBufferCounts();
+    const payload = pattern(8 * 1024 * 1024, 1);
+    const r = await relayThroughPausedSink(payload);
+    expect(r.received.equals(payload)).toBe(true);
+    expect(r.borrowed).toBe(true);
+    // The first read goes into the thread's buffer (the socket was not relaying yet); the rest into relay buffers.
+    expect(r.copiedReads).toBe(1);
+    expect(r.uncopiedReads).toBeGreaterThan(1);
+    for (const s of sockets.splice(0)) s.destroy();
+    // Every buffer comes back once its socket is gone and its writes have left.
+    await waitFor(() => relayReadBufferCounts().inUse === before.inUse);
+    expect(relayReadBufferCounts().free).toBeGreaterThan(0);
+  });
+
+  it("past the thread's cap, reads go into the thread's buffer and are copied: still every byte, in order", async () => {
+    const previous = limitRelayReadBytes(READ_BUFFER_BYTES);
+    try {
+      const payload = pattern(6 * 1024 * 1024, 2);
+      const r = await relayThroughPausedSink(payload);
+      expect(r.received.equals(payload)).toBe(true);
+      expect(r.copiedReads).toBeGreaterThan(1);
+    } finally {
+      expect(limitRelayReadBytes(previous)).toBe(READ_BUFFER_BYTES);
+    }
+    expect(previous).toBe(RELAY_READ_BYTES_MAX);
+  });
+});
