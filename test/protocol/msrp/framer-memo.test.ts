@@ -157,6 +157,21 @@ describe("MSRP framer header-line memory", () => {
     expect(frames[0]!.ok === false && [frames[0]!.error.code, frames[0]!.tid]).toEqual(["bad-header", "tid1"]);
   });
 
+  it("a connection carrying the paths of thousands of sessions (a trunk) frames them all, and still rejects a bad one", () => {
+    const framer = new MsrpFramer({ reusedInput: true });
+    const path = (i: number, port: number) => `msrp://127.0.0.1:${port}/s${String(i).padStart(12, "0")};tcp`;
+    const wires: Buffer[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 5000; i++) wires.push(wire({ kind: "response", tid: `t${round}x${i}`, paths: [path(i, 40000), path(i, 2855)], lines: [], body: "", flag: "$", status: "200 OK" }));
+    }
+    wires.push(wire({ kind: "response", tid: "badpath1", paths: [path(1, 40000), "msrp://[bad;tcp"], lines: [], body: "", flag: "$", status: "200 OK" }));
+    const frames = framer.push(Buffer.concat(wires));
+    expect(frames).toHaveLength(10_001);
+    expect(frames.slice(0, 10_000).every((f) => f.ok)).toBe(true);
+    const last = frames[10_000]!;
+    expect(!last.ok && [last.tid, last.error.code]).toEqual(["badpath1", "bad-header"]);
+  });
+
   it("reads a run of 200s answered on one connection, each with its own tid and the remembered paths", () => {
     const framer = new MsrpFramer({ reusedInput: true });
     const tids = Array.from({ length: 50 }, (_, i) => `T${String(i).padStart(31, "0")}`);
