@@ -36,7 +36,7 @@ import type { Clock, TimerHandle } from "../../time/clock.js";
 import { type ChunkWireOp, OutboundChunkWriter } from "./chunk-stream.js";
 import { type MsrpFrame, MsrpFramer, type MsrpFramerOptions, type MsrpStreamEvent, MsrpStreamFramer } from "./framer.js";
 import type { ContinuationFlag, MsrpMessage, MsrpRequest, MsrpResponse } from "./message.js";
-import { createBadRequestResponse } from "./response.js";
+import { createBadRequestResponse, createMsrpResponse, HopResponseSerializer } from "./response.js";
 import { serializeMsrp, serializeMsrpParts } from "./serializer.js";
 import type { MsrpSession } from "./session.js";
 import { type BorrowedReads, CopySlabs, isBorrowed, retainRelayRead } from "./socket-reads.js";
@@ -170,6 +170,8 @@ export class MsrpConnection {
    */
   private readonly errorWatch = new Map<string, (response: MsrpResponse) => void>();
   private corked = false;
+  /** The template of this connection's hop-by-hop responses (made on first use). */
+  private responses: HopResponseSerializer | undefined;
   /** Where borrowed body bytes are copied before they are written (made on first use). */
   private copySlabs: CopySlabs | undefined;
   /** Reads that arrived in the thread's reused buffer (the fast path in use; for tests and stats). */
@@ -277,6 +279,24 @@ export class MsrpConnection {
     this.bytesSent += n;
     this.onBytes?.(n, 0);
     return !this.congested;
+  }
+
+  /**
+   * Answers `request` hop by hop (To-Path: its previous hop, From-Path: `fromPath`): the bytes of
+   * createMsrpResponse's response, made from a template (HopResponseSerializer), since a
+   * connection answers the same sender with the same status chunk after chunk.
+   */
+  respond(request: Pick<MsrpRequest, "tid" | "headers">, status: number, comment: string | undefined, fromPath: string): void {
+    if (this.closedFlag) return;
+    if (this.outStream) {
+      this.write(createMsrpResponse(request, status, comment, { fromPath }));
+      return;
+    }
+    this.corkForTurn();
+    const bytes = (this.responses ??= new HopResponseSerializer()).serialize(request, status, comment, fromPath);
+    this.socket.write(bytes);
+    this.bytesSent += bytes.length;
+    this.onBytes?.(bytes.length, 0);
   }
 
   /**

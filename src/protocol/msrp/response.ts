@@ -60,6 +60,43 @@ export function createMsrpResponse(
   return response;
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * serializeMsrp(createMsrpResponse(request, status, comment, { fromPath })), from a template kept
+ * for the last sender, status and comment: an endpoint answers the same previous hop with the
+ * same 200 chunk after chunk, and only the tid changes. The bytes are the same as the model's
+ * (a property test compares them); the template is `MSRP ` tid, the middle (status line rest,
+ * To-Path, From-Path, the end-line's hyphens), tid, `$ CRLF`.
+ */
+export class HopResponseSerializer {
+  private fromHeader: string | undefined;
+  private self = "";
+  private status = 0;
+  private comment: string | undefined;
+  private middle = "";
+  private middleAscii = true;
+
+  serialize(request: Pick<MsrpRequest, "tid" | "headers">, status: number, comment: string | undefined, fromPath: string): Buffer {
+    const fromHeader = getMsrpHeader(request, "From-Path");
+    if (fromHeader !== this.fromHeader || fromPath !== this.self || status !== this.status || comment !== this.comment) {
+      const model = createMsrpResponse({ tid: "", headers: request.headers }, status, comment, { fromPath });
+      const text = model.comment;
+      this.middle =
+        ` ${String(status).padStart(3, "0")}${text !== undefined ? ` ${text}` : ""}\r\n` +
+        `To-Path: ${getMsrpHeader(model, "To-Path")}\r\nFrom-Path: ${getMsrpHeader(model, "From-Path")}\r\n-------`;
+      this.middleAscii = !NON_ASCII.test(this.middle);
+      this.fromHeader = fromHeader;
+      this.self = fromPath;
+      this.status = status;
+      this.comment = comment;
+    }
+    const tid = request.tid;
+    const wire = `MSRP ${tid}${this.middle}${tid}$\r\n`;
+    return Buffer.from(wire, this.middleAscii && !NON_ASCII.test(tid) ? "latin1" : "utf8");
+  }
+}
+
 /**
  * The 400 owed for a message the framer could not parse, or undefined when none is owed (a
  * response, a REPORT, no readable tid, `Failure-Report: no`, or no From-Path to send it to).

@@ -45,7 +45,7 @@ import {
   type MsrpResponse,
 } from "./message.js";
 import { type ReassembledMessage, MsrpReassembler } from "./reassembler.js";
-import { createMsrpResponse, createReport, responseRequired } from "./response.js";
+import { createReport, responseRequired } from "./response.js";
 import { MsrpSessionError } from "./session-error.js";
 import { pickTransactionId, randomLongTransactionId, randomTransactionId } from "./transaction-id.js";
 import { msrpUrisEqual, type MsrpUri, parseMsrpUri } from "./uri.js";
@@ -221,7 +221,7 @@ export class MsrpIncomingChunk {
     if (this.answered) return;
     this.answered = true;
     if (!responseRequired(this.request, status) || this.conn.closed) return;
-    this.conn.write(createMsrpResponse(this.request, status, comment, { fromPath: this.session.localUri }));
+    this.conn.respond(this.request, status, comment, this.session.localUri);
   }
 }
 
@@ -1152,7 +1152,7 @@ class ForwardStream implements MsrpForwardStream {
 function respond(conn: MsrpConnection, req: MsrpRequest, status: number, localUri: string, comment?: string): void {
   if (!responseRequired(req, status) || conn.closed) return;
   const text = comment === undefined ? undefined : comment.replace(/[\r\n]/g, " ").slice(0, 200);
-  conn.write(createMsrpResponse(req, status, text, { fromPath: localUri }));
+  conn.respond(req, status, text, localUri);
 }
 
 function incoming(m: ReassembledMessage, receivedNs: number): MsrpIncomingMessage {

@@ -1,6 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   createBindSend,
+  HopResponseSerializer,
   createMsrpResponse,
   createReport,
   getFailureReport,
@@ -97,5 +99,29 @@ describe("responses and reports", () => {
     expect(getFailureReport(plain)).toBe("yes");
     expect(getSuccessReport(plain)).toBe(false);
     expect(getSuccessReport(send([["success-report", "YES"]]))).toBe(true);
+  });
+});
+
+describe("hop-by-hop responses from a template (HopResponseSerializer)", () => {
+  it("gives exactly serializeMsrp(createMsrpResponse(...)) for any run of requests, statuses, comments and paths (property)", () => {
+    const fromPaths = fc.constantFrom(ALICE, `${RELAY_B} ${RELAY_A} ${ALICE}`, RELAY_A, "", "msrp://h\u00e9:1/x;tcp", undefined);
+    const tids = fc.constantFrom("tid12345", "T".repeat(32), "a.b-c+d%e=f", "t\u00e9d1");
+    const statuses = fc.constantFrom(200, 200, 200, 400, 413, 481, 506, 999);
+    const comments = fc.constantFrom(undefined, undefined, "OK", "too big", "d\u00e9j\u00e0 vu", "");
+    const selves = fc.constantFrom(BOB, RELAY_A, "msrp://b\u00f6b:2/y;tcp");
+    const answer = fc.record({ tid: tids, from: fromPaths, status: statuses, comment: comments, self: selves });
+    fc.assert(
+      fc.property(fc.array(answer, { minLength: 1, maxLength: 20 }), (answers) => {
+        const serializer = new HopResponseSerializer();
+        for (const a of answers) {
+          const headers: Array<[string, string]> = [["To-Path", BOB]];
+          if (a.from !== undefined) headers.push(["From-Path", a.from]);
+          const request = { tid: a.tid, headers };
+          const expected = serializeMsrp(createMsrpResponse(request, a.status, a.comment, { fromPath: a.self }));
+          expect(serializer.serialize(request, a.status, a.comment, a.self).toString("latin1")).toBe(expected.toString("latin1"));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
