@@ -28,7 +28,7 @@
  */
 import { formatByteRange, parseByteRange } from "./byte-range.js";
 import type { ContinuationFlag, MsrpHeaderList, MsrpRequest } from "./message.js";
-import { msrpEndLine, serializeMsrpStreamHead } from "./serializer.js";
+import { msrpEndLine, type RequestHeadSerializer, serializeMsrpStreamHead } from "./serializer.js";
 import { randomLongTransactionId } from "./transaction-id.js";
 
 export type ChunkWireOp =
@@ -73,9 +73,15 @@ export class OutboundChunkWriter {
     private readonly head: MsrpRequest,
     private readonly nextTid: () => string = randomLongTransactionId,
     bodyFramedByTid = false,
+    /** The connection's head template (the same bytes as serializeMsrpStreamHead, made faster). */
+    private readonly heads?: RequestHeadSerializer,
   ) {
     this.tid = head.tid;
     this.unscanned = bodyFramedByTid;
+  }
+
+  private headBytes(m: MsrpRequest): Buffer {
+    return this.heads !== undefined ? this.heads.head(m, true) : serializeMsrpStreamHead(m);
   }
 
   private get needle(): Buffer {
@@ -98,7 +104,7 @@ export class OutboundChunkWriter {
 
   /** The first piece's head. */
   start(): ChunkWireOp[] {
-    return [{ op: "head", tid: this.tid, bytes: serializeMsrpStreamHead(this.head) }];
+    return [{ op: "head", tid: this.tid, bytes: this.headBytes(this.head) }];
   }
 
   /** The ops that pass `data` on (appended to `out`). Ignored once finished. */
@@ -233,7 +239,7 @@ export class OutboundChunkWriter {
     }
     if (!ranged) headers.push(["Byte-Range", continuedRange(undefined, this.offset)]);
     const next: MsrpRequest = { ...this.head, tid, headers };
-    out.push({ op: "head", tid, bytes: serializeMsrpStreamHead(next) });
+    out.push({ op: "head", tid, bytes: this.headBytes(next) });
   }
 }
 

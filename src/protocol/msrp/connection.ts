@@ -37,7 +37,7 @@ import { type ChunkWireOp, OutboundChunkWriter } from "./chunk-stream.js";
 import { type MsrpFrame, MsrpFramer, type MsrpFramerOptions, type MsrpStreamEvent, MsrpStreamFramer } from "./framer.js";
 import type { ContinuationFlag, MsrpMessage, MsrpRequest, MsrpResponse } from "./message.js";
 import { createBadRequestResponse, createMsrpResponse, HopResponseSerializer } from "./response.js";
-import { serializeMsrp, serializeMsrpParts } from "./serializer.js";
+import { msrpEndLine, RequestHeadSerializer, serializeMsrp } from "./serializer.js";
 import type { MsrpSession } from "./session.js";
 import { type BorrowedReads, CopySlabs, isBorrowed, retainRelayRead } from "./socket-reads.js";
 
@@ -170,6 +170,8 @@ export class MsrpConnection {
    */
   private readonly errorWatch = new Map<string, (response: MsrpResponse) => void>();
   private corked = false;
+  /** The template of this connection's heads of large requests and streamed chunks (made on first use). */
+  private heads: RequestHeadSerializer | undefined;
   /** The template of this connection's hop-by-hop responses (made on first use). */
   private responses: HopResponseSerializer | undefined;
   /** Where borrowed body bytes are copied before they are written (made on first use). */
@@ -270,7 +272,11 @@ export class MsrpConnection {
       n = bytes.length;
       socket.write(bytes);
     } else {
-      const [head, body, tail] = serializeMsrpParts(m);
+      // A large body: written as it is, between its head (from the connection's template: the
+      // chunks of one message differ only in tid and Byte-Range) and its end-line.
+      const head = (this.heads ??= new RequestHeadSerializer()).head(m, true);
+      const body = m.body;
+      const tail = msrpEndLine(m.tid, m.flag);
       n = head.length + body.length + tail.length;
       socket.write(head);
       this.writeBody(body);
@@ -315,7 +321,8 @@ export class MsrpConnection {
     bodyFramedByTid = false,
   ): MsrpOutboundStream | undefined {
     if (this.closedFlag || this.outStream) return undefined;
-    const stream = new MsrpOutboundStream(this, new OutboundChunkWriter(head, nextTid, bodyFramedByTid), timeoutMs, onResult);
+    const heads = (this.heads ??= new RequestHeadSerializer());
+    const stream = new MsrpOutboundStream(this, new OutboundChunkWriter(head, nextTid, bodyFramedByTid, heads), timeoutMs, onResult);
     this.outStream = stream;
     stream.begin();
     return stream;

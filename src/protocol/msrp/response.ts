@@ -22,6 +22,7 @@ import {
   type MsrpResponse,
   parsePath,
 } from "./message.js";
+import { writeAscii } from "./serializer.js";
 import { randomTransactionId } from "./transaction-id.js";
 
 export interface ResponseOptions {
@@ -60,7 +61,8 @@ export function createMsrpResponse(
   return response;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const MSRP_SP = Buffer.from("MSRP ", "latin1");
+const END_OK = Buffer.from("$\r\n", "latin1");
 
 /**
  * serializeMsrp(createMsrpResponse(request, status, comment, { fromPath })), from a template kept
@@ -75,7 +77,7 @@ export class HopResponseSerializer {
   private status = 0;
   private comment: string | undefined;
   private middle = "";
-  private middleAscii = true;
+  private middleBytes: Buffer = Buffer.alloc(0);
 
   serialize(request: Pick<MsrpRequest, "tid" | "headers">, status: number, comment: string | undefined, fromPath: string): Buffer {
     const fromHeader = getMsrpHeader(request, "From-Path");
@@ -85,15 +87,25 @@ export class HopResponseSerializer {
       this.middle =
         ` ${String(status).padStart(3, "0")}${text !== undefined ? ` ${text}` : ""}\r\n` +
         `To-Path: ${getMsrpHeader(model, "To-Path")}\r\nFrom-Path: ${getMsrpHeader(model, "From-Path")}\r\n-------`;
-      this.middleAscii = !NON_ASCII.test(this.middle);
+      this.middleBytes = Buffer.from(this.middle, "utf8");
       this.fromHeader = fromHeader;
       this.self = fromPath;
       this.status = status;
       this.comment = comment;
     }
     const tid = request.tid;
-    const wire = `MSRP ${tid}${this.middle}${tid}$\r\n`;
-    return Buffer.from(wire, this.middleAscii && !NON_ASCII.test(tid) ? "latin1" : "utf8");
+    const mid = this.middleBytes;
+    const out = Buffer.allocUnsafe(5 + 2 * tid.length + mid.length + 3);
+    out.set(MSRP_SP, 0);
+    let o = writeAscii(out, 5, tid);
+    if (o >= 0) {
+      out.set(mid, o);
+      o = writeAscii(out, o + mid.length, tid);
+      out.set(END_OK, o);
+      return out;
+    }
+    // A tid that is not ASCII (not one a framer accepts, but the model allows it).
+    return Buffer.from(`MSRP ${tid}${this.middle}${tid}$\r\n`, "utf8");
   }
 }
 

@@ -5,9 +5,13 @@ import {
   formatMsrpUri,
   type MsrpHeaderList,
   type MsrpMessage,
+  type MsrpRequest,
   parseMsrpMessage,
+  RequestHeadSerializer,
   serializeMsrp,
   serializeMsrpParts,
+  serializeMsrpStreamHead,
+  msrpEndLine,
   transactionIdOccursIn,
 } from "../../../src/protocol/msrp/index.js";
 
@@ -150,6 +154,63 @@ describe("MSRP serializer", () => {
         expect(plain(back.message)).toEqual(plain(m));
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe("request heads from a template (RequestHeadSerializer)", () => {
+  const A = "msrp://127.0.0.1:40312/jshA7weztas;tcp";
+  const B = "msrp://127.0.0.1:2855/kjhd37s2s20w2a;tcp";
+  /** Header lists a connection might send, several alike (the same message's chunks), some odd. */
+  const lists: Array<Array<[string, string]>> = [
+    [["To-Path", B], ["From-Path", A], ["Message-ID", "m1"], ["Byte-Range", "?"], ["Content-Type", "message/cpim"]],
+    [["To-Path", B], ["From-Path", A], ["Message-ID", "m1"], ["Success-Report", "yes"], ["Byte-Range", "?"], ["Content-Type", "message/cpim"]],
+    [["To-Path", B], ["From-Path", A], ["Message-ID", "m2"], ["Byte-Range", "?"], ["Content-Type", "message/cpim"]],
+    [["From-Path", A], ["Content-Type", "text/plain"], ["To-Path", B], ["Byte-Range", "?"], ["Message-ID", "m3"]],
+    [["To-Path", B], ["From-Path", A], ["Message-ID", "m4"], ["Byte-Range", "?"], ["Byte-Range", "1-2/3"], ["content-type", "text/plain"]],
+    [["To-Path", B], ["From-Path", A], ["Message-ID", "m5"]],
+    [["To-Path", B], ["From-Path", A], ["Message-ID", "m6"], ["Byte-Range", "?"], ["Content-Disposition", "attachment; filename=\"d\u00e9j\u00e0.txt\""], ["Content-Type", "text/plain"]],
+    [["To-Path", B], ["From-Path", A], ["Message-ID", "\u0001tid\u0001"], ["Byte-Range", "?"], ["Content-Type", "text/plain"]],
+    [["To-Path", B], ["From-Path", A], ["Message-ID", "m7"], ["Byte-Range", "?"], ["X-Mark", "\u0001range\u0001"], ["Content-Type", "text/plain"]],
+  ];
+  const request = fc.record({
+    list: fc.nat(lists.length - 1),
+    tid: fc.oneof(tidArb, fc.constant("t\u00e9d12345")),
+    method: fc.constantFrom("SEND", "SEND", "REPORT"),
+    start: fc.nat(1_000_000),
+    range: fc.constantFrom("plain", "star", "odd"),
+    forced: fc.boolean(),
+  });
+
+  it("gives exactly the plain serializer's bytes for any run of requests (property)", () => {
+    fc.assert(
+      fc.property(fc.array(request, { minLength: 1, maxLength: 25 }), (run) => {
+        const heads = new RequestHeadSerializer();
+        for (const r of run) {
+          const value = r.range === "plain" ? `${r.start + 1}-${r.start + 65536}/209715200` : r.range === "star" ? `${r.start + 1}-*/*` : "1-\u00b2/3";
+          const headers = lists[r.list]!.map(([n, v]): [string, string] => [n, v === "?" ? value : v]);
+          const m: MsrpRequest = { kind: "request", tid: r.tid, method: r.method, headers, body: Buffer.alloc(0), flag: "$" };
+          const head = heads.head(m, r.forced);
+          if (r.forced) {
+            expect(head.toString("latin1")).toBe(serializeMsrpStreamHead(m).toString("latin1"));
+            expect(heads.lastHadBodySection).toBe(true);
+          } else {
+            const whole = Buffer.concat([head, Buffer.from(`${heads.lastHadBodySection ? "\r\n" : ""}-------${r.tid}$\r\n`, "utf8")]);
+            expect(whole.toString("latin1")).toBe(serializeMsrp(m).toString("latin1"));
+          }
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe("msrpEndLine", () => {
+  it("is CRLF, seven hyphens, the tid, the flag and CRLF for any tid and flag (property)", () => {
+    fc.assert(
+      fc.property(fc.oneof(tidArb, fc.string({ maxLength: 32 })), fc.constantFrom("$" as const, "+" as const, "#" as const), (tid, flag) => {
+        expect(msrpEndLine(tid, flag).toString("latin1")).toBe(Buffer.from(`\r\n-------${tid}${flag}\r\n`, "latin1").toString("latin1"));
+      }),
     );
   });
 });
