@@ -20,7 +20,13 @@
  * A relay that forwards a chunk under the tid it came with (`bodyFramedByTid`) skips the scan: its
  * framer has already read the body to its first `CRLF -------<tid>` + flag + CRLF, which is its
  * end, so the body holds no end-line of that tid (the RFC 4975 §7.1 promise, kept on the next
- * hop by the same bytes). Only continuation pieces, under fresh tids, are scanned.
+ * hop by the same bytes). Only continuation pieces, under fresh tids, are scanned. An interrupted
+ * piece is a prefix of that body followed by its own end-line, which adds no earlier end-line: the
+ * needle has its only CR first, so an occurrence cannot straddle into the end-line, and the framer
+ * never ends a segment just after `CRLF -------<tid><flag>` without the byte that rules it out
+ * (it holds such bytes back until the next read decides, and hands both out in one push; pieces
+ * are interrupted only between pushes, at the end of an event-loop turn). A test cuts framed
+ * bodies full of look-alikes at random reads, interrupts between them, and frames them again.
  *
  * Pure: it turns body segments into the byte pieces to write (views of the segments, never copies,
  * apart from the few bytes kept to find an occurrence across segments); the connection writes

@@ -81,7 +81,7 @@ export interface MsrpBodySink {
   /**
    * The next body bytes: views of a socket read, never to modify, and borrowed (socket-reads.ts):
    * valid during this call only, so copy what you keep (ownBytes). A connection's write() and
-   * open streams copy borrowed bytes themselves.
+   * open streams take care of borrowed bytes themselves (a copy, or a hold on a relay read buffer).
    */
   data(bytes: Buffer): void;
   /** The end-line came. */
@@ -176,7 +176,7 @@ export class MsrpConnection {
   private responses: HopResponseSerializer | undefined;
   /** Where borrowed body bytes are copied before they are written (made on first use). */
   private copySlabs: CopySlabs | undefined;
-  /** Reads that arrived in the thread's reused buffer (the fast path in use; for tests and stats). */
+  /** Reads that arrived in a reused buffer, the thread's or a relay read buffer (the fast path in use; for tests and stats). */
   borrowedReads = 0;
   private readHolds = 0;
   private drainWaiter: { promise: Promise<void>; resolve: () => void } | undefined;

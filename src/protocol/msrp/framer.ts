@@ -141,7 +141,8 @@ function findCrlf(buf: Buffer, from: number, limit: number): number {
 /**
  * 1 for the bytes a received tid may hold (4 to 32 of them): looser than RFC 4975's ident (which
  * wants an alphanumeric first), so a peer's odd but framable tid is answered instead of costing
- * the whole connection. Our own tids are always strict idents.
+ * the whole connection. The tids we send are always strict idents (a relay passes a sender's tid
+ * on only when it is all alphanumerics).
  */
 const TID_BYTE = new Uint8Array(256);
 for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-+%=") TID_BYTE[c.charCodeAt(0)] = 1;
@@ -722,6 +723,9 @@ function parseHeaderLine(text: string, pos: number, lineEnd: number, headers: Ms
 
 /** Longest header line remembered by HeaderLineMemo (longer ones are parsed every time). */
 const MEMO_LINE_LENGTH = 512;
+/** Most lines, and longest rest of a block, a memo keeps (it lives as long as its connection). */
+const MEMO_LINES = 32;
+const MEMO_TEXT_LENGTH = 8 * 1024;
 const NON_ASCII = /[\x80-\xff]/;
 
 /**
@@ -729,7 +733,8 @@ const NON_ASCII = /[\x80-\xff]/;
  * [name, value] pairs, by position. A connection carries the same lines over and over (To-Path,
  * From-Path, Message-ID, Content-Type of every chunk of a message; both paths of every 200), so a
  * line whose bytes equal the one at its position last time is not decoded and split again: its
- * pair is shared (header lists are never modified in place, only rebuilt). From the first line
+ * pair is shared between messages, and frozen (pairs are never modified, only replaced: see
+ * setMsrpHeader). From the first line
  * that differs on, the rest of the block is decoded and parsed at once, as without the memo (a
  * connection shared by many sessions, whose messages alternate, pays one comparison for it).
  * Only ASCII blocks are remembered (a byte then is a character, so lines compare byte for
@@ -759,7 +764,7 @@ class HeaderLineMemo {
     const ascii = !NON_ASCII.test(text);
     if (!ascii) text = buf.toString("utf8", pos, to);
     // Lines are remembered at their positions, so none after one that is not (too long, not ASCII).
-    let remembering = ascii;
+    let remembering = ascii && text.length <= MEMO_TEXT_LENGTH;
     let at = 0;
     for (;;) {
       let lineEnd = text.indexOf("\r\n", at);
@@ -767,12 +772,12 @@ class HeaderLineMemo {
       if (last) lineEnd = text.length;
       const problem = parseHeaderLine(text, at, lineEnd, headers);
       if (problem) remembering = false;
-      else if (remembering && lineEnd - at > MEMO_LINE_LENGTH) remembering = false;
+      else if (remembering && (lineEnd - at > MEMO_LINE_LENGTH || i >= MEMO_LINES)) remembering = false;
       else if (remembering) {
         this.texts[i] = text;
         this.starts[i] = at;
         this.lengths[i] = lineEnd - at;
-        this.pairs[i] = headers[headers.length - 1]!;
+        this.pairs[i] = Object.freeze(headers[headers.length - 1]!) as [string, string];
         i++;
         if (i > this.count) this.count = i;
       }

@@ -1,7 +1,8 @@
 /**
  * Relaying between two MSRP sessions chunk by chunk, as the PF does between the originating and
  * terminating legs of a 1-1 session: every SEND chunk received on one leg is sent on the other
- * (new tid, that leg's paths; Message-ID, Byte-Range, Content-Type, flag and body kept) without
+ * (that leg's paths and a tid of its own, or the sender's when that is a long random one and the
+ * chunk is passed on cut-through; Message-ID, Byte-Range, Content-Type, flag and body kept) without
  * reassembling the message, so a 50 MB message never exists whole in the relay.
  *
  * Responses:

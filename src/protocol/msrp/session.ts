@@ -64,6 +64,20 @@ export const DEFAULT_CHUNK_SIZE = 64 * 1024;
  */
 export const REUSABLE_TID_LENGTH = 16;
 
+/**
+ * A received tid the relay may send as its own: alphanumerics only (a strict RFC 4975 ident: the
+ * framer also accepts `.-+%=`, even first, from peers, but a strict receiver on the far leg, maybe a
+ * trunk shared by many sessions, would not), REUSABLE_TID_LENGTH to 32 of them.
+ */
+function isReusableTid(tid: string): boolean {
+  if (tid.length < REUSABLE_TID_LENGTH || tid.length > 32) return false;
+  for (let i = 0; i < tid.length; i++) {
+    const c = tid.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a))) return false;
+  }
+  return true;
+}
+
 export interface MsrpSessionOptions {
   /** Our session-id in the path (default: 20 random base-62 characters). */
   localSessionId?: string;
@@ -598,7 +612,8 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
 
   /**
    * Forwards a SEND chunk cut-through onto this leg while its body is still arriving: the head
-   * (new tid, this leg's To-Path/From-Path, the other headers kept) goes out now, the body as the
+   * (a new tid, or the chunk's own with `bodyFramedByTid`; this leg's To-Path/From-Path; the other
+   * headers kept) goes out now, the body as the
    * returned stream is fed. Undefined when the leg cannot take it now (not bound yet, or its
    * connection is writing another such chunk): forward the whole chunk with forwardChunk()
    * instead. `onResult` gets the leg's answer once the chunk ended (200 at once when no answer is
@@ -633,11 +648,12 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
       headers.push(h);
     }
     // The tid it came with, when its framing vouches for the body and the tid is safe to reuse on
-    // this connection (random-looking: 16 characters or more; no request of ours is using it): the
-    // relay then reads every body byte once instead of twice (OutboundChunkWriter). Otherwise a
+    // this connection (a strict ident of 16 or more alphanumerics, so random-looking and valid for
+    // any receiver; no request of ours is using it): the relay then reads every body byte once
+    // instead of twice (OutboundChunkWriter). Otherwise a
     // fresh one: a streamed chunk is usually a large one (its body spans reads), and long tids make
     // every hop's end-line scan of it cheaper (LONG_TID_LENGTH).
-    const keepTid = opts.bodyFramedByTid === true && head.tid.length >= REUSABLE_TID_LENGTH && !conn.tidInUse(head.tid);
+    const keepTid = opts.bodyFramedByTid === true && isReusableTid(head.tid) && !conn.tidInUse(head.tid);
     const tid = keepTid ? head.tid : randomLongTransactionId();
     const req: MsrpRequest = { kind: "request", tid, method: "SEND", headers, body: head.body, flag: "+" };
     const failureReport = getFailureReport(head);

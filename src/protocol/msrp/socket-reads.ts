@@ -10,7 +10,8 @@
  * reads of up to 1 MiB instead of 64 KiB, so a relay wakes and writes once per MiB, not per 64 KiB.
  *
  * The price is a rule: bytes read this way are *borrowed*. They are valid until the callback that
- * got them returns; the next read (of any socket of the thread) overwrites them. So:
+ * got them returns; a later read (of any socket of the thread, or, in a relay read buffer, of
+ * the same socket) may overwrite them. So:
  * - the framer is told its input is reused (it copies the few bytes it keeps between reads);
  * - whoever keeps bytes past the callback copies them (`ownBytes`), e.g. a body collected from
  *   several reads;
@@ -89,6 +90,8 @@ class RelayReadBuffer {
   lent = false;
   /** The write callback of every write that retains it. */
   readonly release = (): void => {
+    // Never below 0: a callback run twice must not put the buffer on the free list twice.
+    if (this.refs === 0) return;
     if (--this.refs === 0 && !this.lent) recycleRelayBuffer(this);
   };
 }

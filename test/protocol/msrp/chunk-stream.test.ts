@@ -6,6 +6,7 @@ import {
   getMsrpHeader,
   MsrpFramer,
   type MsrpRequest,
+  MsrpStreamFramer,
   OutboundChunkWriter,
   parseByteRange,
 } from "../../../src/protocol/msrp/index.js";
@@ -208,5 +209,69 @@ describe("outbound chunk writer (cut-through forwarding)", () => {
     expect(ops).toEqual([]);
     expect(writer.end("$")).toEqual([]);
     expect(writer.finished).toBe(true);
+  });
+});
+
+describe("forwarding under the sender's tid without scanning (what the relay's framer hands out)", () => {
+  const T = "keepTid0123456789";
+  // Look-alikes of T's end-line that are not end-lines, and bits of them.
+  const PARTS = [`\r\n-------${T}`, "$", "+", "#", "\r", "\n", "\r\n", "-", "abc", "-------", T, `\r\n-------${T}$\r`, `\r\n-------${T}$x`, `\r\n-------${T}+-`];
+
+  it("bodies full of look-alikes, cut into any reads and interrupted between them, arrive whole and in order (property)", () => {
+    let framedWhole = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...PARTS), { maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
+        (parts, cuts, interrupts) => {
+          const body = parts.join("");
+          const wire = Buffer.from(`MSRP ${T} SEND\r\nTo-Path: ${B}\r\nFrom-Path: ${A}\r\nContent-Type: x/y\r\n\r\n${body}\r\n-------${T}$\r\n`, "latin1");
+          // Only bodies a framer reads as one message under T (a look-alike may end it earlier).
+          const alone = new MsrpFramer().push(wire);
+          if (alone.length !== 1 || !alone[0]!.ok || alone[0]!.message.kind !== "request" || alone[0]!.message.body.toString("latin1") !== body) return;
+          framedWhole++;
+          const framer = new MsrpStreamFramer({ reusedInput: true });
+          const scratch = Buffer.alloc(wire.length);
+          const out: Buffer[] = [];
+          let writer: OutboundChunkWriter | undefined;
+          let next = 0;
+          const fresh = () => `cont${next++}xxxxxxxxxxxxxxxxxx`;
+          const take = (ops: ChunkWireOp[]) => out.push(...ops.map((o) => Buffer.from(o.bytes))); // copies: the read is reused
+          let k = 0;
+          for (const read of cutAt(wire, cuts)) {
+            read.copy(scratch);
+            for (const e of framer.push(scratch.subarray(0, read.length))) {
+              if (!("part" in e)) {
+                if (!e.ok || e.message.kind !== "request") throw new Error("unexpected frame");
+                writer = new OutboundChunkWriter({ ...e.message, tid: T }, fresh, true);
+                const ops = writer.start();
+                writer.write(e.message.body, ops);
+                take([...ops, ...writer.end(e.message.flag)]);
+              } else if (e.part === "head") {
+                writer = new OutboundChunkWriter({ ...e.request, tid: T }, fresh, true);
+                take(writer.start());
+              } else if (e.part === "body") {
+                const ops: ChunkWireOp[] = [];
+                writer!.write(e.data, ops);
+                take(ops);
+              } else {
+                take(writer!.end(e.flag));
+              }
+            }
+            scratch.fill(0x2d);
+            // The connection interrupts an open chunk only between reads (at the end of a turn).
+            if (writer && interrupts[k++ % interrupts.length]) take(writer.interrupt());
+          }
+          const pieces = frames(Buffer.concat(out));
+          expect(Buffer.concat(pieces.map((p) => p.body)).toString("latin1")).toBe(body);
+          expect(pieces[0]!.tid).toBe(T);
+          expect(pieces.at(-1)!.flag).toBe("$");
+          expect(pieces.slice(0, -1).every((p) => p.flag === "+")).toBe(true);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    expect(framedWhole).toBeGreaterThan(300);
   });
 });

@@ -208,7 +208,7 @@ describe("request heads from a template (RequestHeadSerializer)", () => {
 describe("msrpEndLine", () => {
   it("is CRLF, seven hyphens, the tid, the flag and CRLF for any tid and flag (property)", () => {
     fc.assert(
-      fc.property(fc.oneof(tidArb, fc.string({ maxLength: 32 })), fc.constantFrom("$" as const, "+" as const, "#" as const), (tid, flag) => {
+      fc.property(fc.oneof(tidArb, fc.string({ unit: "binary", maxLength: 32 })), fc.constantFrom("$" as const, "+" as const, "#" as const), (tid, flag) => {
         expect(msrpEndLine(tid, flag).toString("latin1")).toBe(Buffer.from(`\r\n-------${tid}${flag}\r\n`, "latin1").toString("latin1"));
       }),
     );

@@ -13,6 +13,7 @@ import {
   retainRelayRead,
   SLAB_BYTES,
 } from "../../../src/protocol/msrp/socket-reads.js";
+import { randomBytes } from "./support/msrp-peers.js";
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -199,10 +200,9 @@ async function adoptingServerWith<T>(setup: (reads: BorrowedReads) => T): Promis
   return { port: (server.address() as { port: number }).port, accepted };
 }
 
+/** Bytes that never repeat at any offset a read could land on (a repeating pattern would hide an overwrite). */
 function pattern(bytes: number, seed: number): Buffer {
-  const b = Buffer.alloc(bytes);
-  for (let i = 0; i < b.length; i++) b[i] = (i * 31 + seed + (i >> 12)) & 0xff;
-  return b;
+  return randomBytes(bytes, seed);
 }
 
 describe("relay read buffers (a relaying socket's reads are written on without a copy)", () => {
