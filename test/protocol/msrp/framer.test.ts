@@ -281,6 +281,15 @@ describe("MSRP framer on bad input", () => {
     expect(f).toMatchObject({ ok: false, fatal: true });
   });
 
+  it("refuses a start line over 4 KiB even when its CRLF came in the same read: the same answer however the bytes are cut", () => {
+    const wire = Buffer.from(`MSRP abcd1234 200 ${"x".repeat(4200)}\r\nTo-Path: ${A}\r\nFrom-Path: ${B}\r\n-------abcd1234$\r\n`);
+    for (const cut of [0, 100, 4096, wire.length]) {
+      const frames = frameAll([wire.subarray(0, cut), wire.subarray(cut)]);
+      expect(frames, `cut at ${cut}`).toHaveLength(1);
+      expect(frames[0]).toMatchObject({ ok: false, fatal: true });
+    }
+  });
+
   it("reports a malformed header with tid, method and headers, then goes on with the next message", () => {
     const framer = new MsrpFramer();
     const bad = send("tidbad01", `To-Path: ${B}\r\nFrom-Path: ${A}\r\nthis is not a header\r\n`);
