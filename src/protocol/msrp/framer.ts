@@ -746,6 +746,8 @@ class HeaderLineMemo {
   private readonly starts: number[] = [];
   private readonly lengths: number[] = [];
   private readonly pairs: Array<[string, string]> = [];
+  /** Whether pair i has gone into more than one message (and so is frozen). */
+  private readonly shared: boolean[] = [];
   private count = 0;
 
   /** Parses the header block buf[from, to) (no trailing CRLF) onto `headers`. */
@@ -755,7 +757,7 @@ class HeaderLineMemo {
     for (; i < this.count; i++) {
       const end = pos + this.lengths[i]!;
       if (end > to || (end < to && (buf[end] !== CR || buf[end + 1] !== LF)) || !this.sameAt(i, buf, pos)) break;
-      headers.push(this.pairs[i]!);
+      headers.push(this.share(i));
       if (end === to) return undefined;
       pos = end + 2;
     }
@@ -777,7 +779,8 @@ class HeaderLineMemo {
         this.texts[i] = text;
         this.starts[i] = at;
         this.lengths[i] = lineEnd - at;
-        this.pairs[i] = Object.freeze(headers[headers.length - 1]!) as [string, string];
+        this.pairs[i] = headers[headers.length - 1]!;
+        this.shared[i] = false;
         i++;
         if (i > this.count) this.count = i;
       }
@@ -793,7 +796,17 @@ class HeaderLineMemo {
     if (i >= this.count) return undefined;
     const end = pos + this.lengths[i]!;
     if (end + 2 > limit || buf[end] !== CR || buf[end + 1] !== LF || !this.sameAt(i, buf, pos)) return undefined;
-    return this.pairs[i];
+    return this.share(i);
+  }
+
+  /** Remembered pair `i`, frozen the first time it goes into a second message. */
+  private share(i: number): [string, string] {
+    const pair = this.pairs[i]!;
+    if (!this.shared[i]) {
+      Object.freeze(pair);
+      this.shared[i] = true;
+    }
+    return pair;
   }
 
   lengthOf(i: number): number {
@@ -946,26 +959,40 @@ const MAX_CACHED_PATHS = 4096;
 
 /**
  * Path values already found valid. The last two (a connection's To-Path and From-Path, the same on
- * every chunk) are compared directly, which is cheaper than hashing a freshly parsed string.
+ * every chunk) are compared directly, which is cheaper than hashing a freshly parsed string. The
+ * rest live in two generations of MAX_CACHED_PATHS / 2: when the recent one is full it becomes the
+ * older one and the older one is dropped, so sessions that ended age out without a per-entry
+ * eviction (deleting a Set's oldest entries one by one leaves holes that every later lookup of the
+ * oldest entry walks over).
  */
 class PathCache {
-  private readonly set = new Set<string>();
+  private recent = new Set<string>();
+  private older = new Set<string>();
   // Not "": an empty path is not valid, and must not pass for a cached one.
   private a: string | undefined;
   private b: string | undefined;
 
   has(value: string): boolean {
     if (value === this.a || value === this.b) return true;
-    if (!this.set.has(value)) return false;
+    if (!this.recent.has(value)) {
+      if (!this.older.has(value)) return false;
+      this.keep(value);
+    }
     this.remember(value);
     return true;
   }
 
   add(value: string): void {
-    // The oldest goes first (a Set keeps insertion order).
-    if (this.set.size >= MAX_CACHED_PATHS) this.set.delete(this.set.values().next().value!);
-    this.set.add(value);
+    this.keep(value);
     this.remember(value);
+  }
+
+  private keep(value: string): void {
+    if (this.recent.size >= MAX_CACHED_PATHS / 2) {
+      this.older = this.recent;
+      this.recent = new Set();
+    }
+    this.recent.add(value);
   }
 
   private remember(value: string): void {

@@ -22,7 +22,7 @@ import {
   type MsrpResponse,
   parsePath,
 } from "./message.js";
-import { writeAscii } from "./serializer.js";
+import { serializeMsrp, writeAscii } from "./serializer.js";
 import { randomTransactionId } from "./transaction-id.js";
 
 export interface ResponseOptions {
@@ -76,22 +76,27 @@ export class HopResponseSerializer {
   private self = "";
   private status = 0;
   private comment: string | undefined;
-  private middle = "";
+  /** Made on the second answer with the same key (a connection shared by many sessions may never repeat one). */
+  private middle: string | undefined;
   private middleBytes: Buffer = Buffer.alloc(0);
 
   serialize(request: Pick<MsrpRequest, "tid" | "headers">, status: number, comment: string | undefined, fromPath: string): Buffer {
     const fromHeader = getMsrpHeader(request, "From-Path");
     if (fromHeader !== this.fromHeader || fromPath !== this.self || status !== this.status || comment !== this.comment) {
+      this.fromHeader = fromHeader;
+      this.self = fromPath;
+      this.status = status;
+      this.comment = comment;
+      this.middle = undefined;
+      return serializeMsrp(createMsrpResponse(request, status, comment, { fromPath }));
+    }
+    if (this.middle === undefined) {
       const model = createMsrpResponse({ tid: "", headers: request.headers }, status, comment, { fromPath });
       const text = model.comment;
       this.middle =
         ` ${String(status).padStart(3, "0")}${text !== undefined ? ` ${text}` : ""}\r\n` +
         `To-Path: ${getMsrpHeader(model, "To-Path")}\r\nFrom-Path: ${getMsrpHeader(model, "From-Path")}\r\n-------`;
       this.middleBytes = Buffer.from(this.middle, "utf8");
-      this.fromHeader = fromHeader;
-      this.self = fromPath;
-      this.status = status;
-      this.comment = comment;
     }
     const tid = request.tid;
     const mid = this.middleBytes;
