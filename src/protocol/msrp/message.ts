@@ -10,7 +10,11 @@
  * serializer and the parser agree on that rule so an empty body with a Content-Type survives a
  * round trip, while a body-less request (the binding SEND, REPORT) has no blank line at all.
  */
-export type MsrpHeaderList = Array<[name: string, value: string]>;
+/**
+ * Pairs are read-only (a header is replaced, never edited in place): the framer shares the pair of
+ * a line that repeats between the messages it frames.
+ */
+export type MsrpHeaderList = Array<readonly [name: string, value: string]>;
 
 /** End-line continuation flag: `$` last chunk, `+` more chunks follow, `#` message aborted. */
 export type ContinuationFlag = "$" | "+" | "#";

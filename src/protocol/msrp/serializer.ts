@@ -179,7 +179,7 @@ export class RequestHeadSerializer {
     this.names = m.headers.map((h) => h[0]);
     this.values = m.headers.map((h) => h[1]);
     this.rangeAt = m.headers.findIndex((h) => h[0] === "Byte-Range");
-    const headers = this.rangeAt < 0 ? m.headers : m.headers.map((h, i): [string, string] => (i === this.rangeAt ? [h[0], RANGE_MARK] : h));
+    const headers = this.rangeAt < 0 ? m.headers : m.headers.map((h, i): readonly [string, string] => (i === this.rangeAt ? [h[0], RANGE_MARK] : h));
     const [text, hasBodySection] = headText({ ...m, tid: TID_MARK, headers }, forceBodySection);
     this.bodySection = hasBodySection;
     this.mid = undefined;

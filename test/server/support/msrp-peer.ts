@@ -145,6 +145,6 @@ export class MsrpPeer {
   }
 }
 
-export function header(m: { headers: Array<[string, string]> }, name: string): string | undefined {
+export function header(m: { headers: ReadonlyArray<readonly [string, string]> }, name: string): string | undefined {
   return m.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
 }
