@@ -650,7 +650,8 @@ class FramerCore {
       const problem =
         headerEnd > this.startLineEnd
           ? this.lineMemo(cur).parse(buf, this.startLineEnd, headerEnd, headers)
-          : parseHeaderLines("", headers);
+          : // Only an empty line was there: reported as the malformed header line it is.
+            parseHeaderLine("", 0, 0, headers);
       if (problem) return withStart(problem, cur, headers);
     }
     const hasBodySection = bodyStart >= 0;
@@ -692,21 +693,6 @@ class FramerCore {
     // caller's reused buffer is never kept.
     if (this.reusedInput ? this.owned && view.length * 2 >= view.buffer.byteLength : view.length * 4 >= view.buffer.byteLength) return view;
     return Buffer.from(view);
-  }
-}
-
-/** Splits a header block (no trailing CRLF) into `headers`; the error names the first bad line. */
-function parseHeaderLines(text: string, headers: MsrpHeaderList): MsrpParseError | undefined {
-  // Line by line in place (no split array, no string per line): this runs for every chunk.
-  let pos = 0;
-  for (;;) {
-    let lineEnd = text.indexOf("\r\n", pos);
-    const last = lineEnd < 0;
-    if (last) lineEnd = text.length;
-    const problem = parseHeaderLine(text, pos, lineEnd, headers);
-    if (problem) return problem;
-    if (last) return undefined;
-    pos = lineEnd + 2;
   }
 }
 
