@@ -122,7 +122,6 @@ const STREAM_WHOLE_BODY_BYTES = 8 * 1024;
 
 const CR = 0x0d;
 const LF = 0x0a;
-const CRLF = Buffer.from("\r\n", "latin1");
 const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
 const PREFIX = Buffer.from("MSRP ", "latin1");
 const EMPTY: Buffer = Buffer.alloc(0);

@@ -69,14 +69,7 @@ export const REUSABLE_TID_LENGTH = 16;
  * framer also accepts `.-+%=`, even first, from peers, but a strict receiver on the far leg, maybe a
  * trunk shared by many sessions, would not), REUSABLE_TID_LENGTH to 32 of them.
  */
-function isReusableTid(tid: string): boolean {
-  if (tid.length < REUSABLE_TID_LENGTH || tid.length > 32) return false;
-  for (let i = 0; i < tid.length; i++) {
-    const c = tid.charCodeAt(i);
-    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a))) return false;
-  }
-  return true;
-}
+const REUSABLE_TID = new RegExp(`^[A-Za-z0-9]{${REUSABLE_TID_LENGTH},32}$`);
 
 export interface MsrpSessionOptions {
   /** Our session-id in the path (default: 20 random base-62 characters). */
@@ -653,7 +646,7 @@ export class MsrpSession extends EventEmitter<MsrpSessionEvents> {
     // instead of twice (OutboundChunkWriter). Otherwise a
     // fresh one: a streamed chunk is usually a large one (its body spans reads), and long tids make
     // every hop's end-line scan of it cheaper (LONG_TID_LENGTH).
-    const keepTid = opts.bodyFramedByTid === true && isReusableTid(head.tid) && !conn.tidInUse(head.tid);
+    const keepTid = opts.bodyFramedByTid === true && REUSABLE_TID.test(head.tid) && !conn.tidInUse(head.tid);
     const tid = keepTid ? head.tid : randomLongTransactionId();
     const req: MsrpRequest = { kind: "request", tid, method: "SEND", headers, body: head.body, flag: "+" };
     const failureReport = getFailureReport(head);

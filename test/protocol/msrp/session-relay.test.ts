@@ -263,6 +263,16 @@ async function rawChain(relay: MsrpEndpoint, receiverEp: MsrpEndpoint, n: number
   return { raw, legA, legB, receiver, bridge, chunk };
 }
 
+/** Two raw senders relayed to two receivers of one endpoint: the relay's far legs share one connection. */
+async function twoChainsOnOneConnection(a: number, b: number) {
+  const relay = await endpoints.create();
+  const receiverEp = await endpoints.create();
+  const one = await rawChain(relay, receiverEp, a);
+  const two = await rawChain(relay, receiverEp, b);
+  expect(one.legB.connection).toBe(two.legB.connection);
+  return [one, two] as const;
+}
+
 /** Sends the first 300 KB of `wire`, closes the far end once the relay passes bytes on, then sends the rest. */
 async function farLegGoesAwayMidChunk(raw: RawPeer, legB: MsrpSession, receiverEp: MsrpEndpoint, wire: Buffer): Promise<void> {
   raw.sendRaw(wire.subarray(0, 300_000));
@@ -341,11 +351,7 @@ describe("MSRP relay cut-through", () => {
   });
 
   it("does not reuse a sender's tid that a chunk still waiting for its answer on the far connection has", async () => {
-    const relay = await endpoints.create();
-    const receiverEp = await endpoints.create();
-    const one = await rawChain(relay, receiverEp, 9);
-    const two = await rawChain(relay, receiverEp, 10);
-    expect(one.legB.connection).toBe(two.legB.connection);
+    const [one, two] = await twoChainsOnOneConnection(9, 10);
     const tid = "sameTid0123456789XY";
     // The first receiver never answers: the relay's chunk under `tid` stays pending on the connection.
     const unanswered: string[] = [];
@@ -417,11 +423,7 @@ describe("MSRP relay cut-through", () => {
   });
 
   it("while one chunk streams on a connection, others relayed onto it go out around it: the open chunk is interrupted and continues", async () => {
-    const relay = await endpoints.create();
-    const receiverEp = await endpoints.create();
-    const one = await rawChain(relay, receiverEp, 3);
-    const two = await rawChain(relay, receiverEp, 4);
-    expect(one.legB.connection).toBe(two.legB.connection);
+    const [one, two] = await twoChainsOnOneConnection(3, 4);
     const bodyOne = randomBytes(800_000, 23);
     const bodyTwo = randomBytes(300_000, 24);
     const wireOne = one.chunk("cutThrough3", bodyOne, "ct-3");
